@@ -1,0 +1,50 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './common/config/app-config.js';
+import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
+
+/** The Fastify instance with the limits and timeouts of the configuration. */
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  const { bodyLimitBytes, requestTimeoutMs, keepAliveTimeoutMs } = config.http;
+  return new FastifyAdapter({
+    logger: false,
+    bodyLimit: bodyLimitBytes,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    genReqId: requestIdFor,
+    return503OnClosing: true,
+  });
+}
+
+/**
+ * Everything applied to the application around its modules: logging, validation and the
+ * per-request headers. `main.ts` and every e2e suite call this, so tests run the production
+ * pipeline.
+ */
+export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
+    done();
+  });
+  return app;
+}
+
+/** Builds the configured application, ready to `listen`. */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    createFastifyAdapter(config),
+    { bufferLogs: true },
+  );
+  return configureApp(app);
+}

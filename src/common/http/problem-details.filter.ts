@@ -1,0 +1,133 @@
+import { STATUS_CODES } from 'node:http';
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * The one error body of the API, modelled on RFC 9457 problem details. `code` is stable and
+ * meant for programs; `detail` is for people; `requestId` matches the response header and
+ * the log line.
+ */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance: string;
+  requestId: string;
+  /** Field-level messages for validation failures. */
+  errors?: string[];
+  /** Per-dependency results when a health check fails. */
+  checks?: Record<string, unknown>;
+}
+
+/** Fastify's own errors (raised before a handler runs) and the codes they get here. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+type Described = Pick<ProblemDetails, 'status' | 'code' | 'detail' | 'errors' | 'checks'>;
+
+/** A stable code for a status with no more specific one: 404 -> NOT_FOUND. */
+export function statusCode(status: number): string {
+  return (STATUS_CODES[status] ?? 'Error')
+    .replace(/'/g, '')
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
+}
+
+function describeHttpException(exception: HttpException): Described {
+  const status = exception.getStatus();
+  const body = exception.getResponse();
+  if (typeof body === 'string') return { status, code: statusCode(status), detail: body };
+  const fields = body as Record<string, unknown>;
+  const message = fields.message;
+  const described: Described = {
+    status,
+    code: typeof fields.code === 'string' ? fields.code : statusCode(status),
+    detail: typeof message === 'string' ? message : exception.message,
+  };
+  if (Array.isArray(message)) {
+    described.code = typeof fields.code === 'string' ? fields.code : 'VALIDATION_FAILED';
+    described.detail = 'The request is not valid';
+    described.errors = message.map(String);
+  }
+  if (fields.details && typeof fields.details === 'object' && fields.status === 'error') {
+    described.code = 'NOT_READY';
+    described.detail = 'A dependency is not available';
+    described.checks = fields.details as Record<string, unknown>;
+  }
+  return described;
+}
+
+/** Errors that carry their own 4xx status (Fastify's and its plugins') are the client's. */
+function describeClientError(exception: unknown): Described | undefined {
+  const error = exception as { statusCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof error?.statusCode !== 'number' || error.statusCode < 400 || error.statusCode > 499) {
+    return undefined;
+  }
+  const fastifyCode = typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined;
+  return {
+    status: error.statusCode,
+    code: fastifyCode ?? statusCode(error.statusCode),
+    detail: typeof error.message === 'string' ? error.message : undefined,
+  };
+}
+
+/**
+ * Turns every exception into a problem-details response. Anything unexpected becomes a 500
+ * whose body says nothing about the cause; the stack goes to the log with the request id.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+
+    const described =
+      exception instanceof HttpException
+        ? describeHttpException(exception)
+        : (describeClientError(exception) ?? this.unexpected(exception, request));
+
+    const problem: ProblemDetails = {
+      type: 'about:blank',
+      title: STATUS_CODES[described.status] ?? 'Error',
+      status: described.status,
+      code: described.code,
+      detail: described.detail,
+      instance: request.url.split('?')[0],
+      requestId: String(request.id),
+      ...(described.errors && { errors: described.errors }),
+      ...(described.checks && { checks: described.checks }),
+    };
+    if (reply.sent) return;
+    void reply
+      .status(problem.status)
+      .header('content-type', 'application/problem+json; charset=utf-8')
+      .send(problem);
+  }
+
+  private unexpected(exception: unknown, request: FastifyRequest): Described {
+    this.logger.error(
+      { err: exception, requestId: request.id },
+      exception instanceof Error ? exception.stack : String(exception),
+    );
+    const status = HttpStatus.INTERNAL_SERVER_ERROR;
+    return { status, code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred' };
+  }
+}

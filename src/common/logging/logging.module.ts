@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Module, RequestMethod } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { LoggerModule } from 'nestjs-pino';
+import { stdTimeFunctions } from 'pino';
+import type { AppConfig } from '../config/app-config.js';
+import { ROUTE_TEMPLATE } from '../http/request-context.js';
+
+/** Paths pino replaces with "[Redacted]": credentials never reach the log. */
+export const REDACTED_PATHS = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  'password',
+  'currentPassword',
+  'newPassword',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.*.password',
+];
+
+type RequestWithRoute = IncomingMessage & { id?: string; [ROUTE_TEMPLATE]?: string };
+
+/** Probes hit the health routes every few seconds; their successes are logged at debug. */
+const PROBE_PATHS = /^\/health\/(live|ready)(\?|$)/;
+
+/**
+ * JSON lines through nestjs-pino: one line per request with method, route template, status,
+ * duration and request id, and the request id on every line logged while handling it.
+ */
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => ({
+        // Fastify's middleware engine rewrites the default '*' so that it matches nothing.
+        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+        pinoHttp: {
+          level: config.get('log', { infer: true }).level,
+          timestamp: stdTimeFunctions.isoTime,
+          formatters: { level: (label: string) => ({ level: label }) },
+          redact: { paths: REDACTED_PATHS },
+          quietReqLogger: true,
+          customProps: (req: RequestWithRoute) => ({ route: req[ROUTE_TEMPLATE] }),
+          customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+            if (error || res.statusCode >= 500) return 'error';
+            if (res.statusCode >= 400) return 'warn';
+            return PROBE_PATHS.test(req.url ?? '') ? 'debug' : 'info';
+          },
+          serializers: {
+            req: (req: RequestWithRoute & { raw?: IncomingMessage; remoteAddress?: string }) => ({
+              id: req.id,
+              method: req.method,
+              url: req.url,
+              remoteAddress: req.remoteAddress,
+            }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
+        },
+      }),
+    }),
+  ],
+})
+export class LoggingModule {}
