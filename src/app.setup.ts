@@ -1,4 +1,4 @@
-import { ValidationPipe } from '@nestjs/common';
+import { ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -39,10 +39,16 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   return app;
 }
 
-/** Builds the configured application, ready to `listen`. */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+/**
+ * Builds the configured application, ready to `listen`. `root` is the application module;
+ * a test may wrap it to add routes of its own.
+ */
+export async function createApp(
+  config: AppConfig,
+  root: DynamicModule = AppModule.forRoot(config),
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config),
+    root,
     createFastifyAdapter(config),
     { bufferLogs: true },
   );

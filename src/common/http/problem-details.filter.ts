@@ -48,15 +48,23 @@ export function statusCode(status: number): string {
     .replace(/^_|_$/g, '');
 }
 
+/** The code for a Fastify error (the adapter wraps them in an HttpException as `cause`). */
+function fastifyCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? FASTIFY_CODES[code] : undefined;
+}
+
 function describeHttpException(exception: HttpException): Described {
   const status = exception.getStatus();
   const body = exception.getResponse();
-  if (typeof body === 'string') return { status, code: statusCode(status), detail: body };
-  const fields = body as Record<string, unknown>;
+  const fields = (typeof body === 'string' ? { message: body } : body) as Record<string, unknown>;
   const message = fields.message;
   const described: Described = {
     status,
-    code: typeof fields.code === 'string' ? fields.code : statusCode(status),
+    code:
+      typeof fields.code === 'string'
+        ? fields.code
+        : (fastifyCode(exception.cause) ?? statusCode(status)),
     detail: typeof message === 'string' ? message : exception.message,
   };
   if (Array.isArray(message)) {
@@ -78,10 +86,9 @@ function describeClientError(exception: unknown): Described | undefined {
   if (typeof error?.statusCode !== 'number' || error.statusCode < 400 || error.statusCode > 499) {
     return undefined;
   }
-  const fastifyCode = typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined;
   return {
     status: error.statusCode,
-    code: fastifyCode ?? statusCode(error.statusCode),
+    code: fastifyCode(error) ?? statusCode(error.statusCode),
     detail: typeof error.message === 'string' ? error.message : undefined,
   };
 }

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { runMigrationsLocked } from '../src/common/database/migrate.js';
+import { postgresOptions } from '../src/common/database/typeorm-options.js';
+import { User } from '../src/users/entities/user.entity.js';
+
+const SEED_USERS_TABLE = `
+  CREATE TABLE users (
+    user_id SERIAL PRIMARY KEY,
+    username VARCHAR(50) UNIQUE NOT NULL,
+    password TEXT NOT NULL,
+    created_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    session_id UUID DEFAULT NULL
+  )`;
+
+const COLUMNS_QUERY = `
+  SELECT column_name, data_type, character_maximum_length, is_nullable, column_default
+  FROM information_schema.columns
+  WHERE table_schema = 'public' AND table_name = 'users'
+  ORDER BY ordinal_position`;
+
+const CONSTRAINTS_QUERY = `
+  SELECT c.conname, c.contype, pg_get_constraintdef(c.oid) AS definition
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+  WHERE t.relname = 'users' AND t.relnamespace = 'public'::regnamespace
+  ORDER BY c.conname`;
+
+/** A fresh database on the run's server, dropped at the end of the suite. */
+class ScratchDatabases {
+  private readonly created: string[] = [];
+  private readonly admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+
+  async connect(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  async create(): Promise<string> {
+    const name = `scratch_test_${randomBytes(6).toString('hex')}`;
+    await this.admin.query(`CREATE DATABASE ${name}`);
+    this.created.push(name);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    return url.toString();
+  }
+
+  async dropAll(): Promise<void> {
+    for (const name of this.created) {
+      await this.admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+    await this.admin.end();
+  }
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function migratedDataSource(url: string): Promise<DataSource> {
+  const dataSource = new DataSource({ ...(await postgresOptions(url, 2)), entities: [User] });
+  await dataSource.initialize();
+  await runMigrationsLocked(dataSource);
+  return dataSource;
+}
+
+describe('the database schema and its migrations', () => {
+  const scratch = new ScratchDatabases();
+  let seedShape: { columns: unknown[]; constraints: unknown[] };
+
+  beforeAll(async () => {
+    await scratch.connect();
+    const url = await scratch.create();
+    await query(url, SEED_USERS_TABLE);
+    seedShape = {
+      columns: await query(url, COLUMNS_QUERY),
+      constraints: await query(url, CONSTRAINTS_QUERY),
+    };
+  });
+
+  afterAll(async () => {
+    await scratch.dropAll();
+  });
+
+  it('creates the users table exactly as the seed defines it', async () => {
+    const url = await scratch.create();
+    const dataSource = await migratedDataSource(url);
+    await dataSource.destroy();
+
+    expect(await query(url, COLUMNS_QUERY)).toEqual(seedShape.columns);
+    expect(await query(url, CONSTRAINTS_QUERY)).toEqual(seedShape.constraints);
+    expect(seedShape.columns).toEqual([
+      expect.objectContaining({ column_name: 'user_id', data_type: 'integer', is_nullable: 'NO' }),
+      expect.objectContaining({
+        column_name: 'username',
+        data_type: 'character varying',
+        character_maximum_length: 50,
+        is_nullable: 'NO',
+      }),
+      expect.objectContaining({ column_name: 'password', data_type: 'text', is_nullable: 'NO' }),
+      expect.objectContaining({
+        column_name: 'created_date',
+        data_type: 'timestamp without time zone',
+        column_default: 'CURRENT_TIMESTAMP',
+      }),
+      expect.objectContaining({ column_name: 'session_id', data_type: 'uuid', column_default: null }),
+    ]);
+  });
+
+  it('adopts a database where the seed already created the users table, keeping its rows', async () => {
+    const url = await scratch.create();
+    await query(url, SEED_USERS_TABLE);
+    await query(url, `INSERT INTO users (username, password) VALUES ('seeded', 'x')`);
+
+    const dataSource = await migratedDataSource(url);
+    await dataSource.destroy();
+
+    expect(await query(url, 'SELECT username FROM users')).toEqual([{ username: 'seeded' }]);
+    expect(await query(url, COLUMNS_QUERY)).toEqual(seedShape.columns);
+    expect(await query(url, 'SELECT name FROM migrations')).toEqual([
+      { name: 'CreateUsers1764100000000' },
+    ]);
+  });
+
+  it('applies each migration once when several replicas start together', async () => {
+    const url = await scratch.create();
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => migratedDataSource(url)));
+    await Promise.all(replicas.map((dataSource) => dataSource.destroy()));
+
+    const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations');
+    expect(applied.map((row) => row.name)).toEqual(['CreateUsers1764100000000']);
+  });
+
+  it('keeps the User entity in step with the migrated schema', async () => {
+    const url = await scratch.create();
+    const dataSource = await migratedDataSource(url);
+    const pending = await dataSource.driver.createSchemaBuilder().log();
+    await dataSource.destroy();
+
+    // PostgreSQL reports the seed's default as CURRENT_TIMESTAMP, which TypeORM compares
+    // against its own spelling of the same function, now(): a difference in name only.
+    const sameDefault = 'ALTER TABLE "users" ALTER COLUMN "created_date" SET DEFAULT now()';
+    const statements = pending.upQueries.map((q) => q.query).filter((sql) => sql !== sameDefault);
+    expect(statements).toEqual([]);
+  });
+
+  it('reverts the last migration and applies it again', async () => {
+    const url = await scratch.create();
+    const dataSource = await migratedDataSource(url);
+    await dataSource.undoLastMigration();
+    const tables = async () =>
+      query(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`);
+    expect(await tables()).toEqual([]);
+
+    await runMigrationsLocked(dataSource);
+    await dataSource.destroy();
+    expect(await tables()).toEqual([{ tablename: 'users' }]);
+  });
+});

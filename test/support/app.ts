@@ -1,0 +1,42 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from '../../src/app.module.js';
+import { createApp } from '../../src/app.setup.js';
+import { loadConfig, type AppConfig } from '../../src/common/config/app-config.js';
+
+export interface RunningApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  /** Base URL of the listening server, e.g. http://127.0.0.1:40123 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Environment variables on top of the run's own. */
+  env?: Record<string, string | undefined>;
+  /** Controllers a suite adds next to the application's (slow or failing routes). */
+  controllers?: Type[];
+}
+
+class TestRootModule {}
+
+/**
+ * The configuration a test server runs with: the process environment (DATABASE_URL and
+ * REDIS_URL of the run), quiet logs, and the test's overrides.
+ */
+export function testConfig(env: Record<string, string | undefined> = {}): AppConfig {
+  return loadConfig({ ...process.env, LOG_LEVEL: 'silent', ...env });
+}
+
+/** Starts the production application on an ephemeral loopback port. */
+export async function startApp({ env, controllers }: StartOptions = {}): Promise<RunningApp> {
+  const config = testConfig(env);
+  const root: DynamicModule = controllers
+    ? { module: TestRootModule, imports: [AppModule.forRoot(config)], controllers }
+    : AppModule.forRoot(config);
+  const app = await createApp(config, root);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.getHttpServer().address() as { port: number };
+  return { app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
