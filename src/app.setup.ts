@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
+import { ReadinessService } from './common/health/readiness.service.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
 
 /** The Fastify instance with the limits and timeouts of the configuration. */
@@ -35,6 +36,15 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     void reply.header('x-request-id', request.id);
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
+  });
+  // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
+  // clients move to another replica and the listener can finish closing.
+  const readiness = app.get(ReadinessService);
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (readiness.shuttingDown && request.raw.httpVersionMajor === 1) {
+      void reply.header('connection', 'close');
+    }
+    done(null, payload);
   });
   return app;
 }

@@ -1,0 +1,12 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A route that takes as long as the test asks, to have requests in flight. */
+@Controller('test')
+export class SlowController {
+  @Get('slow')
+  async slow(@Query('ms') ms: string): Promise<{ sleptMs: number }> {
+    await sleep(Number(ms), undefined, { ref: false });
+    return { sleptMs: Number(ms) };
+  }
+}
