@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../src/common/net/free-port.js';
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnOptions {
+  /** Script to run with node; the built server by default. */
+  script?: string;
+  args?: string[];
+  /** Environment on top of the run's own; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+  /** Pass the port as the first argument rather than as PORT. */
+  portAsArgument?: boolean;
+}
+
+/** The built server running as a child process, as it runs in production. */
+export class ServerProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<Exit>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    collectLines(child.stdout!, this.stdout);
+    collectLines(child.stderr!, this.stderr);
+    this.exited = once(child, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    }));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process; it may still be starting up when this returns. */
+  static async spawn(options: SpawnOptions = {}): Promise<ServerProcess> {
+    const port = await freePort();
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...options.env,
+    };
+    const args = options.args ?? [];
+    if (options.portAsArgument) {
+      args.unshift(String(port));
+      env.PORT = String(await freePort());
+    }
+    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+    const child = spawn(process.execPath, [options.script ?? 'dist/main.js', ...args], {
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServerProcess(child, port);
+  }
+
+  /** Starts the process and waits until it answers on its port. */
+  static async start(options: SpawnOptions = {}): Promise<ServerProcess> {
+    const server = await ServerProcess.spawn(options);
+    await server.waitUntilServing();
+    return server;
+  }
+
+  async waitUntilServing(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    while (Date.now() < deadline && !exited) {
+      try {
+        await fetch(`${this.url}/health/live`);
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    throw new Error(`server did not start:\n${this.stderr.join('\n')}\n${this.stdout.join('\n')}`);
+  }
+
+  /** Parsed JSON log lines written so far. */
+  logs(): Record<string, unknown>[] {
+    return this.stdout.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Ends the process whatever state it is in. */
+  async stop(): Promise<Exit> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+}
+
+function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    into.push(...lines.filter(Boolean));
+  });
+}
