@@ -57,10 +57,8 @@ export async function createApp(
   config: AppConfig,
   root: DynamicModule = AppModule.forRoot(config),
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    root,
-    createFastifyAdapter(config),
-    { bufferLogs: true },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(root, createFastifyAdapter(config), {
+    bufferLogs: true,
+  });
   return configureApp(app);
 }

@@ -109,7 +109,11 @@ describe('the database schema and its migrations', () => {
         data_type: 'timestamp without time zone',
         column_default: 'CURRENT_TIMESTAMP',
       }),
-      expect.objectContaining({ column_name: 'session_id', data_type: 'uuid', column_default: null }),
+      expect.objectContaining({
+        column_name: 'session_id',
+        data_type: 'uuid',
+        column_default: null,
+      }),
     ]);
   });
 
@@ -155,7 +159,10 @@ describe('the database schema and its migrations', () => {
     const dataSource = await migratedDataSource(url);
     await dataSource.undoLastMigration();
     const tables = async () =>
-      query(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`);
+      query(
+        url,
+        `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`,
+      );
     expect(await tables()).toEqual([]);
 
     await runMigrationsLocked(dataSource);

@@ -98,7 +98,11 @@ describe('the zero-setup start', () => {
     // live elsewhere, and says where.
     const privateDir = await mkdtemp(join(tmpdir(), 'docs-api-zero-'));
     await chmod(privateDir, 0o700);
-    const env = { DATABASE_URL: undefined, REDIS_URL: undefined, DATA_DIR: join(privateDir, 'data') };
+    const env = {
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      DATA_DIR: join(privateDir, 'data'),
+    };
     let clusterDir: string | undefined;
     try {
       const first = await ServerProcess.start({ env });
@@ -110,7 +114,9 @@ describe('the zero-setup start', () => {
       expect(messages.filter((m) => m.includes('REDIS_URL is not set'))).toHaveLength(1);
       expect(messages).toContainEqual(expect.stringContaining('Creating the embedded PostgreSQL'));
       expect(messages).toContain('Embedded PostgreSQL stopped');
-      clusterDir = /data in (\S+)\)/.exec(messages.find((m) => m.includes('listening on')) ?? '')?.[1];
+      clusterDir = /data in (\S+)\)/.exec(
+        messages.find((m) => m.includes('listening on')) ?? '',
+      )?.[1];
       expect(clusterDir).toBeDefined();
       expect(existsSync(join(clusterDir!, 'PG_VERSION'))).toBe(true);
       expect(existsSync(join(clusterDir!, 'postmaster.pid'))).toBe(false);

@@ -25,8 +25,9 @@ export default async function globalSetup(): Promise<void> {
     }
   } else {
     // Global setup runs outside Jest's module system, so it uses the build.
+    const built = '../../dist/common/database/embedded-postgres.js';
     const { EmbeddedPostgres } = (await import(
-      '../../dist/common/database/embedded-postgres.js' as string
+      built
     )) as typeof import('../../src/common/database/embedded-postgres.js');
     Logger.overrideLogger(['warn', 'error']);
     const dataDir = await mkdtemp(join(tmpdir(), 'docs-api-test-'));

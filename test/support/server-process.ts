@@ -57,7 +57,7 @@ export class ServerProcess {
     }
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [options.script ?? 'dist/main.js', ...args], {
-      env: env as NodeJS.ProcessEnv,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServerProcess(child, port);

@@ -9,11 +9,8 @@ export class ConfigError extends Error {
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const postgresUrl = z
-  .url({ protocol: /^postgres(ql)?$/ })
-  .describe('a postgres://user:pass@host:5432/db URL');
-
-const redisUrl = z.url({ protocol: /^rediss?$/ }).describe('a redis://host:6379 URL');
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
+const redisUrl = z.url({ protocol: /^rediss?$/ });
 
 /**
  * Every environment variable the service reads. Empty strings count as unset, so that a
@@ -22,10 +19,10 @@ const redisUrl = z.url({ protocol: /^rediss?$/ }).describe('a redis://host:6379 
 const envSchema = z.object({
   PORT: int(0, 65535).default(7878),
   HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_URL: postgresUrl.optional().describe('a postgres://user:pass@host:5432/db URL'),
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_POOL_MAX: int(1, 1000).default(10),
-  REDIS_URL: redisUrl.optional(),
+  REDIS_URL: redisUrl.optional().describe('a redis://host:6379 URL'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1_048_576),
   REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(30_000),

@@ -24,14 +24,16 @@ export async function drain(
   logger.log(`${signal} received: draining (delay ${delayMs} ms, budget ${timeoutMs} ms)`);
   await sleep(delayMs);
   const closed = app.close().then(() => 'closed' as const);
-  const outcome = await Promise.race([closed, sleep(timeoutMs).then(() => 'timeout' as const)]);
+  // Unreferenced: a deadline must not keep the process alive once everything has closed.
+  const deadline = (ms: number) => sleep(ms, 'timeout' as const, { ref: false });
+  const outcome = await Promise.race([closed, deadline(timeoutMs)]);
   if (outcome === 'closed') {
     logger.log('Shutdown complete');
     return 0;
   }
   logger.error(`Requests still running after ${timeoutMs} ms: closing their connections`);
   (app.getHttpServer() as Server).closeAllConnections();
-  await Promise.race([closed, sleep(FORCED_CLOSE_GRACE_MS)]);
+  await Promise.race([closed, deadline(FORCED_CLOSE_GRACE_MS)]);
   return 1;
 }
 

@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './app-config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.http).toEqual({
+      port: 7878,
+      host: '0.0.0.0',
+      bodyLimitBytes: 1_048_576,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+    });
+    expect(config.database).toEqual({ url: undefined, dataDir: '.data', poolMax: 10 });
+    expect(config.redis).toEqual({ url: undefined });
+    expect(config.log).toEqual({ level: 'info' });
+    expect(config.shutdown).toEqual({ timeoutMs: 10_000, delayMs: 0 });
+  });
+
+  it('reads and converts the variables it knows', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://app:pw@db:5432/app',
+      REDIS_URL: 'redis://cache:6379',
+      LOG_LEVEL: 'silent',
+      SHUTDOWN_DELAY_MS: '5000',
+      UNRELATED: 'ignored',
+    });
+    expect(config.http.port).toBe(8080);
+    expect(config.database.url).toBe('postgres://app:pw@db:5432/app');
+    expect(config.redis.url).toBe('redis://cache:6379');
+    expect(config.log.level).toBe('silent');
+    expect(config.shutdown.delayMs).toBe(5000);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
+    expect(loadConfig({ PORT: '' }).http.port).toBe(7878);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['LOG_LEVEL', 'loud'],
+    ['REDIS_URL', 'http://cache'],
+    ['BODY_LIMIT_BYTES', '-1'],
+  ])('rejects %s=%s with a message that names the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      new RegExp(`^Invalid configuration: ${name}:`),
+    );
+  });
+
+  it('does not repeat a rejected URL, which may contain a password', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://u:topsecret@h/db' })).toThrow(
+      /^Invalid configuration: DATABASE_URL: expected a postgres:\/\/[^\n]*$/,
+    );
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://u:topsecret@h/db' })).not.toThrow(/topsecret/);
+  });
+});

@@ -1,0 +1,118 @@
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import {
+  BadRequestException,
+  HttpException,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+  type ArgumentsHost,
+} from '@nestjs/common';
+import { ProblemDetailsFilter, statusCode } from './problem-details.filter.js';
+
+interface Sent {
+  status?: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+function hostFor(url = '/things/1?secret=x'): { host: ArgumentsHost; sent: Sent } {
+  const sent: Sent = { headers: {} };
+  const reply = {
+    sent: false,
+    status(code: number) {
+      sent.status = code;
+      return reply;
+    },
+    header(name: string, value: string) {
+      sent.headers[name] = value;
+      return reply;
+    },
+    send(body: unknown) {
+      sent.body = body;
+      return reply;
+    },
+  };
+  const request = { url, id: 'req-1' };
+  const host = {
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+  } as unknown as ArgumentsHost;
+  return { host, sent };
+}
+
+describe('ProblemDetailsFilter', () => {
+  const filter = new ProblemDetailsFilter();
+  let logged: jest.SpiedFunction<Logger['error']>;
+
+  beforeEach(() => {
+    logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  it('renders an HttpException as a problem document with its status and request id', () => {
+    const { host, sent } = hostFor();
+    filter.catch(new NotFoundException('No such thing'), host);
+    expect(sent.status).toBe(404);
+    expect(sent.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(sent.body).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      code: 'NOT_FOUND',
+      detail: 'No such thing',
+      instance: '/things/1',
+      requestId: 'req-1',
+    });
+  });
+
+  it('keeps a stable code that the exception carries', () => {
+    const { host, sent } = hostFor();
+    filter.catch(new HttpException({ code: 'USERNAME_TAKEN', message: 'Taken' }, 409), host);
+    expect(sent.body).toMatchObject({ status: 409, code: 'USERNAME_TAKEN', detail: 'Taken' });
+  });
+
+  it('lists validation messages under errors', () => {
+    const { host, sent } = hostFor();
+    filter.catch(new BadRequestException(['username must be longer', 'password is missing']), host);
+    expect(sent.body).toMatchObject({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      errors: ['username must be longer', 'password is missing'],
+    });
+  });
+
+  it('names a Fastify body error by what went wrong', () => {
+    const { host, sent } = hostFor();
+    const cause = Object.assign(new Error('Request body is too large'), {
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+      statusCode: 413,
+    });
+    filter.catch(new HttpException('Request body is too large', 413, { cause }), host);
+    expect(sent.body).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('keeps a failed health check per dependency', () => {
+    const { host, sent } = hostFor('/health/ready');
+    const details = { database: { status: 'down' } };
+    filter.catch(new ServiceUnavailableException({ status: 'error', details }), host);
+    expect(sent.body).toMatchObject({ status: 503, code: 'NOT_READY', checks: details });
+  });
+
+  it('answers anything unexpected with a bare 500 and logs the stack instead', () => {
+    const { host, sent } = hostFor();
+    const error = new Error('duplicate key value violates unique constraint "users_pkey"');
+    filter.catch(error, host);
+    expect(sent.status).toBe(500);
+    expect(sent.body).toEqual(
+      expect.objectContaining({ code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred' }),
+    );
+    expect(JSON.stringify(sent.body)).not.toContain('users_pkey');
+    expect(logged).toHaveBeenCalledWith(
+      expect.objectContaining({ requestId: 'req-1' }),
+      expect.stringContaining('users_pkey'),
+    );
+  });
+
+  it('derives codes from status texts', () => {
+    expect(statusCode(418)).toBe('IM_A_TEAPOT');
+    expect(statusCode(429)).toBe('TOO_MANY_REQUESTS');
+  });
+});
