@@ -193,24 +193,33 @@ async function traversableBy(dir: string, ids: { uid: number; gid: number }): Pr
 
 /**
  * A cluster whose server outlived its parent (the parent was killed with SIGKILL) still holds
- * the data folder; stop it so that this start can take over.
+ * the data folder; stop it so that this start can take over. One whose parent is a live
+ * Node.js process belongs to another running server, and is left alone.
  */
 async function stopStalePostmaster(clusterDir: string): Promise<void> {
   const pidFile = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '');
   const pid = Number(pidFile.split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || command(pid) !== 'postgres') return;
+  const parent = Number(ps(pid, 'ppid'));
+  if (parent > 1 && command(parent) === 'node') {
+    throw new Error(
+      `The embedded PostgreSQL in ${clusterDir} is in use by process ${parent}; stop that server or set DATABASE_URL`,
+    );
+  }
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await sleep(100);
 }
 
-function isPostgres(pid: number): boolean {
+function ps(pid: number, field: 'comm' | 'ppid'): string {
   try {
-    return execFileSync('ps', ['-o', 'comm=', '-p', String(pid)], { encoding: 'utf8' }).includes(
-      'postgres',
-    );
+    return execFileSync('ps', ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' }).trim();
   } catch {
-    return false;
+    return '';
   }
+}
+
+function command(pid: number): string {
+  return ps(pid, 'comm');
 }
 
 function isAlive(pid: number): boolean {
