@@ -1,10 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { runMigrationsLocked } from '../src/common/database/migrate.js';
 import { postgresOptions } from '../src/common/database/typeorm-options.js';
 import { User } from '../src/users/entities/user.entity.js';
+
+const run = promisify(execFile);
+const MIGRATE_CLI = 'dist/common/database/migrate.cli.js';
 
 const SEED_USERS_TABLE = `
   CREATE TABLE users (
@@ -168,5 +173,27 @@ describe('the database schema and its migrations', () => {
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
     expect(await tables()).toEqual([{ tablename: 'users' }]);
+  });
+
+  it('shows, runs and reverts migrations from the command line', async () => {
+    const url = await scratch.create();
+    const cli = async (command: string) => {
+      const { stdout } = await run(process.execPath, [MIGRATE_CLI, command], {
+        env: { ...process.env, DATABASE_URL: url },
+      });
+      return stdout;
+    };
+    const users = () => query(url, `SELECT to_regclass('users') IS NOT NULL AS present`);
+
+    expect(await cli('show')).toContain('[ ] CreateUsers1764100000000');
+    await cli('run');
+    expect(await users()).toEqual([{ present: true }]);
+    expect(await cli('show')).toContain('[X] CreateUsers1764100000000');
+    await cli('revert');
+    expect(await users()).toEqual([{ present: false }]);
+    await expect(run(process.execPath, [MIGRATE_CLI, 'sideways'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('usage:'),
+    });
   });
 });

@@ -1,10 +1,25 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../src/common/net/free-port.js';
 import { ServerProcess } from './support/server-process.js';
+
+const FIXTURE = 'test/fixtures/server-with-test-routes.mjs';
+
+async function waitForHttp(url: string, timeoutMs = 30_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
 
 describe('the server process', () => {
   const started: ServerProcess[] = [];
@@ -15,9 +30,7 @@ describe('the server process', () => {
   });
 
   it('lets a slow request finish on SIGTERM and exits 0', async () => {
-    const server = track(
-      await ServerProcess.start({ script: 'test/fixtures/server-with-slow-route.mjs' }),
-    );
+    const server = track(await ServerProcess.start({ script: FIXTURE }));
     const slow = fetch(`${server.url}/test/slow?ms=2000`);
     await sleep(300);
 
@@ -90,6 +103,59 @@ describe('the server process', () => {
     ]);
     expect(server.stdout.join('\n')).not.toMatch(/secret-value/);
   });
+
+  it('logs the stack of an unexpected error under the request id, and keeps it from the client', async () => {
+    const server = track(await ServerProcess.start({ script: FIXTURE }));
+    const response = await fetch(`${server.url}/test/fail`, {
+      headers: { 'x-request-id': 'failing-request' },
+    });
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toMatch(/internal_table|db-7|at /);
+    await sleep(200);
+
+    const lines = server.logs().filter((line) => JSON.stringify(line).includes('failing-request'));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: expect.stringMatching(/internal_table[\s\S]*\n\s+at /),
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', res: { statusCode: 500 }, route: '/test/fail' }),
+    );
+  });
+
+  it('reads .env from its working directory, under the real environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'docs-api-env-'));
+    try {
+      const port = await freePort();
+      await writeFile(join(dir, '.env'), `PORT=${port}\nLOG_LEVEL=debug\n`);
+      const server = track(
+        await ServerProcess.spawn({
+          script: resolve('dist/main.js'),
+          cwd: dir,
+          env: { PORT: undefined, LOG_LEVEL: 'warn' },
+        }),
+      );
+      await waitForHttp(`http://127.0.0.1:${port}/health/live`);
+      expect(server.logs().map((line) => line.level)).not.toContain('info');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts and stays up while Redis is unreachable, reporting not ready', async () => {
+    const deadPort = await freePort();
+    const server = track(
+      await ServerProcess.start({ env: { REDIS_URL: `redis://127.0.0.1:${deadPort}` } }),
+    );
+    const ready = await fetch(`${server.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: { redis: { status: 'down' } } });
+    expect((await fetch(`${server.url}/`)).status).toBe(200);
+    await sleep(500);
+    expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
+  });
 });
 
 describe('the zero-setup start', () => {
@@ -131,6 +197,30 @@ describe('the zero-setup start', () => {
     } finally {
       await rm(privateDir, { recursive: true, force: true });
       if (clusterDir) await rm(join(clusterDir, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('takes over the cluster that a killed server left running', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'docs-api-kill-'));
+    await chmod(dataDir, 0o755);
+    const env = { DATABASE_URL: undefined, REDIS_URL: undefined, DATA_DIR: dataDir };
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    try {
+      const killed = await ServerProcess.start({ env });
+      expect((await fetch(`${killed.url}/health/ready`)).status).toBe(200);
+      killed.signal('SIGKILL');
+      await killed.exited;
+      const orphan = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+      expect(() => process.kill(orphan, 0)).not.toThrow();
+
+      const next = await ServerProcess.start({ env });
+      expect((await fetch(`${next.url}/health/ready`)).status).toBe(200);
+      next.signal('SIGTERM');
+      expect(await next.exited).toEqual({ code: 0, signal: null });
+      expect(() => process.kill(orphan, 0)).toThrow();
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -16,6 +16,8 @@ export interface SpawnOptions {
   env?: Record<string, string | undefined>;
   /** Pass the port as the first argument rather than as PORT. */
   portAsArgument?: boolean;
+  /** Working directory of the process; this one by default. */
+  cwd?: string;
 }
 
 /** The built server running as a child process, as it runs in production. */
@@ -58,6 +60,7 @@ export class ServerProcess {
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [options.script ?? 'dist/main.js', ...args], {
       env,
+      cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServerProcess(child, port);

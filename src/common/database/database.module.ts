@@ -17,7 +17,7 @@ import { postgresOptions } from './typeorm-options.js';
       provide: EmbeddedPostgres,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) =>
-        new EmbeddedPostgres({ dataDir: config.get('database', { infer: true }).dataDir }),
+        new EmbeddedPostgres({ dataDir: config.getOrThrow('database', { infer: true }).dataDir }),
     },
   ],
   exports: [EmbeddedPostgres],
@@ -37,7 +37,7 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
       imports: [EmbeddedPostgresModule],
       inject: [ConfigService, EmbeddedPostgres],
       useFactory: async (config: ConfigService<AppConfig, true>, embedded: EmbeddedPostgres) => {
-        const { url, poolMax } = config.get('database', { infer: true });
+        const { url, poolMax } = config.getOrThrow('database', { infer: true });
         return {
           ...(await postgresOptions(url ?? (await embedded.start()), poolMax)),
           autoLoadEntities: true,

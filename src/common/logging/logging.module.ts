@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Module, RequestMethod } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
-import { stdTimeFunctions } from 'pino';
+import { stdTimeFunctions, type LevelWithSilent } from 'pino';
+import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
 import { ROUTE_TEMPLATE } from '../http/request-context.js';
 
@@ -20,15 +21,40 @@ export const REDACTED_PATHS = [
   '*.*.password',
 ];
 
-type RequestWithRoute = IncomingMessage & { id?: string; [ROUTE_TEMPLATE]?: string };
+type RequestWithRoute = IncomingMessage & { [ROUTE_TEMPLATE]?: string };
 
 /** Probes hit the health routes every few seconds; their successes are logged at debug. */
 const PROBE_PATHS = /^\/health\/(live|ready)(\?|$)/;
 
 /**
- * JSON lines through nestjs-pino: one line per request with method, route template, status,
- * duration and request id, and the request id on every line logged while handling it.
+ * JSON lines: one line per request with method, URL, route template, status, duration and
+ * request id, and that request id on every line logged while handling the request.
  */
+export function pinoHttpOptions(level: LevelWithSilent): Options {
+  return {
+    level,
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: REDACTED_PATHS },
+    quietReqLogger: true,
+    customProps: (req) => ({ route: (req as RequestWithRoute)[ROUTE_TEMPLATE] }),
+    customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+      if (error || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      return PROBE_PATHS.test(req.url ?? '') ? 'debug' : 'info';
+    },
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  };
+}
+
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -36,28 +62,7 @@ const PROBE_PATHS = /^\/health\/(live|ready)(\?|$)/;
       useFactory: (config: ConfigService<AppConfig, true>) => ({
         // Fastify's middleware engine rewrites the default '*' so that it matches nothing.
         forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
-        pinoHttp: {
-          level: config.get('log', { infer: true }).level,
-          timestamp: stdTimeFunctions.isoTime,
-          formatters: { level: (label: string) => ({ level: label }) },
-          redact: { paths: REDACTED_PATHS },
-          quietReqLogger: true,
-          customProps: (req: RequestWithRoute) => ({ route: req[ROUTE_TEMPLATE] }),
-          customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
-            if (error || res.statusCode >= 500) return 'error';
-            if (res.statusCode >= 400) return 'warn';
-            return PROBE_PATHS.test(req.url ?? '') ? 'debug' : 'info';
-          },
-          serializers: {
-            req: (req: RequestWithRoute & { raw?: IncomingMessage; remoteAddress?: string }) => ({
-              id: req.id,
-              method: req.method,
-              url: req.url,
-              remoteAddress: req.remoteAddress,
-            }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-          },
-        },
+        pinoHttp: pinoHttpOptions(config.getOrThrow('log', { infer: true }).level),
       }),
     }),
   ],

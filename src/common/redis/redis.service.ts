@@ -15,7 +15,7 @@ export class RedisService implements OnApplicationShutdown {
   private reachable = true;
 
   constructor(config: ConfigService<AppConfig, true>) {
-    const { url } = config.get('redis', { infer: true });
+    const { url } = config.getOrThrow('redis', { infer: true });
     this.client = url ? this.connect(url) : null;
     if (!url) {
       this.logger.warn(
