@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from '@nestjs/config';
 import type { AppConfig } from './common/config/app-config.js';
 import { DatabaseModule } from './common/database/database.module.js';
@@ -6,6 +7,7 @@ import { HealthModule } from './common/health/health.module.js';
 import { HttpModule } from './common/http/http.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { RedisModule } from './common/redis/redis.module.js';
+import { ThrottlingModule } from './common/throttling/throttling.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({})
@@ -25,7 +27,9 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
+        ThrottlingModule,
         HttpModule,
+        AuthModule,
         UsersModule,
       ],
     };

@@ -1,10 +1,13 @@
+import fastifyCookie from '@fastify/cookie';
 import { ValidationPipe, type DynamicModule } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
+import { crossSiteGuard } from './common/http/cross-site.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
 
 /** The Fastify instance with the limits and timeouts of the configuration. */
@@ -25,9 +28,11 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  * per-request headers. `main.ts` and every e2e suite call this, so tests run the production
  * pipeline.
  */
-export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
+export async function configureApp(app: NestFastifyApplication): Promise<NestFastifyApplication> {
   app.useLogger(app.get(Logger));
   app.flushLogs();
+  const config = app.get(ConfigService<AppConfig, true>);
+  await app.register(fastifyCookie);
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
@@ -37,6 +42,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
+  fastify.addHook('onRequest', crossSiteGuard(config.getOrThrow('cors', { infer: true }).origins));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.
   const readiness = app.get(ReadinessService);

@@ -9,6 +9,19 @@ export class ConfigError extends Error {
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+const bool = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+/** A comma list of origins (`https://app.example.com`), normalised to their `origin`. */
+const origins = z
+  .string()
+  .transform((list) =>
+    list
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin)));
+
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
 const redisUrl = z.url({ protocol: /^rediss?$/ });
 
@@ -29,6 +42,12 @@ const envSchema = z.object({
   KEEP_ALIVE_TIMEOUT_MS: int(1, 3_600_000).default(65_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(0),
+  SESSION_TTL_SECONDS: int(60, 31_536_000).default(604_800),
+  BCRYPT_COST: int(4, 31).default(12),
+  RATE_LIMIT_WINDOW_MS: int(1_000, 86_400_000).default(60_000),
+  LOGIN_RATE_LIMIT_MAX: int(1, 1_000_000).default(10),
+  COOKIE_SECURE: bool.default(false),
+  CORS_ORIGINS: origins.default([]).describe('a comma list of http(s) origins'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -53,6 +72,17 @@ export interface AppConfig {
   };
   log: { level: (typeof LOG_LEVELS)[number] };
   shutdown: { timeoutMs: number; delayMs: number };
+  auth: {
+    sessionTtlSeconds: number;
+    bcryptCost: number;
+    /** Attempts at signup and login per client IP, and at login per username, per window. */
+    loginRateLimitMax: number;
+    /** Set `Secure` on the session cookie. */
+    cookieSecure: boolean;
+  };
+  rateLimit: { windowMs: number };
+  /** Browser origins other than the server's own that may call state-changing routes. */
+  cors: { origins: string[] };
 }
 
 /**
@@ -85,6 +115,14 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     redis: { url: e.REDIS_URL },
     log: { level: e.LOG_LEVEL },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS, delayMs: e.SHUTDOWN_DELAY_MS },
+    auth: {
+      sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+      bcryptCost: e.BCRYPT_COST,
+      loginRateLimitMax: e.LOGIN_RATE_LIMIT_MAX,
+      cookieSecure: e.COOKIE_SECURE,
+    },
+    rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS },
+    cors: { origins: e.CORS_ORIGINS },
   };
 }
 

@@ -1,3 +1,4 @@
+import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get } from '@nestjs/common';
 import {
   HealthCheck,
@@ -12,6 +13,7 @@ import { ReadinessService } from './readiness.service.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
 
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,3 +1,4 @@
+import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get, Header, ImATeapotException } from '@nestjs/common';
 
 const LANDING_PAGE = `<!doctype html>
@@ -17,6 +18,7 @@ const LANDING_PAGE = `<!doctype html>
 </html>
 `;
 
+@Public()
 @Controller()
 export class LandingController {
   /** A small page that points people at the API documentation. */

@@ -8,6 +8,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TooManyRequestsException } from './too-many-requests.exception.js';
 
 /**
  * The one error body of the API, modelled on RFC 9457 problem details. `code` is stable and
@@ -123,6 +124,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       ...(described.checks && { checks: described.checks }),
     };
     if (reply.sent) return;
+    if (exception instanceof TooManyRequestsException) {
+      void reply.header('retry-after', String(exception.retryAfterSeconds));
+    }
     void reply
       .status(problem.status)
       .header('content-type', 'application/problem+json; charset=utf-8')

@@ -1,0 +1,82 @@
+import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig } from '../common/config/app-config.js';
+import { PageQuery } from '../common/pagination/page.js';
+import type { UserDto } from '../users/dto/user.dto.js';
+import type { AuthContext } from './auth-context.js';
+import { AuthService } from './auth.service.js';
+import { clientInfo } from './client-info.js';
+import { CurrentUser, Public } from './decorators/auth.decorators.js';
+import { CredentialsDto } from './dto/credentials.dto.js';
+import type { SessionPageDto } from './dto/session.dto.js';
+import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
+import { SessionsService } from './sessions.service.js';
+
+@Controller('auth')
+export class AuthController {
+  private readonly secureCookie: boolean;
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly sessions: SessionsService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.secureCookie = config.getOrThrow('auth', { infer: true }).cookieSecure;
+  }
+
+  /** Creates an account. 409 when the username is taken. */
+  @Public()
+  @Post('signup')
+  signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
+    return this.auth.signup(body, clientInfo(request));
+  }
+
+  /** Signs in: a new session, whose token comes back in the `sid` cookie. */
+  @Public()
+  @Post('login')
+  @HttpCode(200)
+  async login(
+    @Body() body: CredentialsDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Pick<UserDto, 'userId' | 'username'>> {
+    const { user, token } = await this.auth.login(body, clientInfo(request));
+    setSessionCookie(reply, token, {
+      maxAgeSeconds: this.sessions.lifetimeSeconds,
+      secure: this.secureCookie,
+    });
+    return user;
+  }
+
+  /** Ends this session; its cookie stops working at once. */
+  @Post('logout')
+  @HttpCode(204)
+  async logout(
+    @CurrentUser() caller: AuthContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    await this.sessions.revoke(caller.sessionId);
+    clearSessionCookie(reply, this.secureCookie);
+  }
+
+  /** The caller's live sessions, newest first. */
+  @Get('sessions')
+  listSessions(
+    @CurrentUser() caller: AuthContext,
+    @Query() page: PageQuery,
+  ): Promise<SessionPageDto> {
+    return this.sessions.list(caller, page);
+  }
+
+  /** Ends every session of the caller, this one included. */
+  @Delete('sessions')
+  @HttpCode(204)
+  async logoutEverywhere(
+    @CurrentUser() caller: AuthContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    await this.sessions.revokeAll(caller.userId);
+    clearSessionCookie(reply, this.secureCookie);
+  }
+}
