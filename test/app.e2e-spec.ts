@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Body, Controller, Get, Post } from '@nestjs/common';
+import { Public } from '../src/auth/decorators/auth.decorators.js';
 import { startApp, type RunningApp } from './support/app.js';
 
+@Public()
 @Controller('test')
 class ProbeController {
   @Post('echo')

@@ -6,10 +6,13 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { runMigrationsLocked } from '../src/common/database/migrate.js';
 import { postgresOptions } from '../src/common/database/typeorm-options.js';
+import { Session } from '../src/auth/entities/session.entity.js';
 import { User } from '../src/users/entities/user.entity.js';
 
 const run = promisify(execFile);
 const MIGRATE_CLI = 'dist/common/database/migrate.cli.js';
+
+const MIGRATIONS = ['CreateUsers1764100000000', 'CreateSessions1764200000000'];
 
 const SEED_USERS_TABLE = `
   CREATE TABLE users (
@@ -69,7 +72,10 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 async function migratedDataSource(url: string): Promise<DataSource> {
-  const dataSource = new DataSource({ ...(await postgresOptions(url, 2)), entities: [User] });
+  const dataSource = new DataSource({
+    ...(await postgresOptions(url, 2)),
+    entities: [User, Session],
+  });
   await dataSource.initialize();
   await runMigrationsLocked(dataSource);
   return dataSource;
@@ -132,9 +138,9 @@ describe('the database schema and its migrations', () => {
 
     expect(await query(url, 'SELECT username FROM users')).toEqual([{ username: 'seeded' }]);
     expect(await query(url, COLUMNS_QUERY)).toEqual(seedShape.columns);
-    expect(await query(url, 'SELECT name FROM migrations')).toEqual([
-      { name: 'CreateUsers1764100000000' },
-    ]);
+    expect(await query(url, 'SELECT name FROM migrations ORDER BY id')).toEqual(
+      MIGRATIONS.map((name) => ({ name })),
+    );
   });
 
   it('applies each migration once when several replicas start together', async () => {
@@ -142,11 +148,11 @@ describe('the database schema and its migrations', () => {
     const replicas = await Promise.all(Array.from({ length: 4 }, () => migratedDataSource(url)));
     await Promise.all(replicas.map((dataSource) => dataSource.destroy()));
 
-    const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations');
-    expect(applied.map((row) => row.name)).toEqual(['CreateUsers1764100000000']);
+    const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations ORDER BY id');
+    expect(applied.map((row) => row.name)).toEqual(MIGRATIONS);
   });
 
-  it('keeps the User entity in step with the migrated schema', async () => {
+  it('keeps the entities in step with the migrated schema', async () => {
     const url = await scratch.create();
     const dataSource = await migratedDataSource(url);
     const pending = await dataSource.driver.createSchemaBuilder().log();
@@ -162,17 +168,21 @@ describe('the database schema and its migrations', () => {
   it('reverts the last migration and applies it again', async () => {
     const url = await scratch.create();
     const dataSource = await migratedDataSource(url);
-    await dataSource.undoLastMigration();
     const tables = async () =>
-      query(
-        url,
-        `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = 'users'`,
-      );
-    expect(await tables()).toEqual([]);
+      (
+        await query<{ tablename: string }>(
+          url,
+          `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
+        )
+      ).map((row) => row.tablename);
+    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
+
+    await dataSource.undoLastMigration();
+    expect(await tables()).toEqual(['migrations', 'users']);
 
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
-    expect(await tables()).toEqual([{ tablename: 'users' }]);
+    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
   });
 
   it('shows, runs and reverts migrations from the command line', async () => {
@@ -183,14 +193,23 @@ describe('the database schema and its migrations', () => {
       });
       return stdout;
     };
-    const users = () => query(url, `SELECT to_regclass('users') IS NOT NULL AS present`);
+    const present = async (table: string) =>
+      (
+        await query<{ present: boolean }>(
+          url,
+          `SELECT to_regclass('${table}') IS NOT NULL AS present`,
+        )
+      )[0].present;
 
-    expect(await cli('show')).toContain('[ ] CreateUsers1764100000000');
+    const pending = await cli('show');
+    for (const name of MIGRATIONS) expect(pending).toContain(`[ ] ${name}`);
     await cli('run');
-    expect(await users()).toEqual([{ present: true }]);
-    expect(await cli('show')).toContain('[X] CreateUsers1764100000000');
+    expect(await present('sessions')).toBe(true);
+    const applied = await cli('show');
+    for (const name of MIGRATIONS) expect(applied).toContain(`[X] ${name}`);
     await cli('revert');
-    expect(await users()).toEqual([{ present: false }]);
+    expect(await present('sessions')).toBe(false);
+    expect(await present('users')).toBe(true);
     await expect(run(process.execPath, [MIGRATE_CLI, 'sideways'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('usage:'),
