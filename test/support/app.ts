@@ -22,11 +22,22 @@ export interface StartOptions {
 class TestRootModule {}
 
 /**
+ * What test servers run with unless a test says otherwise: quiet logs, the cheapest bcrypt
+ * cost, and sign-in budgets that suites sharing one Redis cannot exhaust. Suites that test
+ * those set their own.
+ */
+export const TEST_DEFAULTS = {
+  LOG_LEVEL: 'silent',
+  BCRYPT_COST: '4',
+  LOGIN_RATE_LIMIT_MAX: '1000000',
+};
+
+/**
  * The configuration a test server runs with: the process environment (DATABASE_URL and
- * REDIS_URL of the run), quiet logs, and the test's overrides.
+ * REDIS_URL of the run), the test defaults, and the test's overrides.
  */
 export function testConfig(env: Record<string, string | undefined> = {}): AppConfig {
-  return loadConfig({ ...process.env, LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ ...process.env, ...TEST_DEFAULTS, ...env });
 }
 
 /** Starts the production application on an ephemeral loopback port. */
