@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { login, PASSWORD, signup, uniqueName, type Account } from './support/accounts.js';
+import { login, PASSWORD, signup, uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { call, sessionFrom } from './support/http.js';
+import { call } from './support/http.js';
 
 describe('accounts and sessions', () => {
   let server: RunningApp;
