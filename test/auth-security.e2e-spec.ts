@@ -1,0 +1,255 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { login, PASSWORD, signup, uniqueName } from './support/accounts.js';
+import { startApp, type RunningApp } from './support/app.js';
+import { call } from './support/http.js';
+import { TestRedis } from './support/redis-server.js';
+import { ServerProcess } from './support/server-process.js';
+
+describe('input validation at the edge', () => {
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    server = await startApp();
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each([
+    ['a missing password', { username: 'someone_ok' }, 'password'],
+    ['a missing username', { password: PASSWORD }, 'username'],
+    ['a username of the wrong type', { username: 42, password: PASSWORD }, 'username'],
+    ['a password of the wrong type', { username: 'someone_ok', password: ['x'] }, 'password'],
+    ['a short username', { username: 'ab', password: PASSWORD }, 'username'],
+    ['a long username', { username: 'a'.repeat(51), password: PASSWORD }, 'username'],
+    ['a username with a space', { username: 'two words', password: PASSWORD }, 'username'],
+    ['a 7-byte password', { username: 'someone_ok', password: 'seven77' }, 'password'],
+    ['a 74-byte password', { username: 'someone_ok', password: 'é'.repeat(37) }, 'password'],
+    ['an unknown field', { username: 'someone_ok', password: PASSWORD, admin: true }, 'admin'],
+  ])('signup answers 400 naming the field for %s, and creates nothing', async (_c, body, field) => {
+    const reply = await call(server.url, 'POST', '/auth/signup', { body });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect((reply.body.errors as string[]).some((error) => error.includes(field))).toBe(true);
+    if (typeof body.username === 'string') {
+      const login = await call(server.url, 'POST', '/auth/login', {
+        body: { ...body, admin: undefined },
+      });
+      expect(login.status).not.toBe(200);
+    }
+  });
+
+  it('accepts a password of exactly 72 bytes', async () => {
+    const reply = await call(server.url, 'POST', '/auth/signup', {
+      body: { username: uniqueName(), password: 'é'.repeat(36) },
+    });
+    expect(reply.status).toBe(201);
+  });
+
+  it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
+    const reply = await call(server.url, 'POST', '/auth/login', { rawBody: '{"username": "x",' });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: 'MALFORMED_JSON' });
+  });
+
+  it('answers an empty JSON body with 400', async () => {
+    const reply = await call(server.url, 'POST', '/auth/login', {
+      rawBody: '',
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
+    expect(reply.status).toBe(400);
+  });
+});
+
+describe('cross-site request forgery', () => {
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    server = await startApp({ env: { CORS_ORIGINS: 'https://app.example.com' } });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each([
+    ['a form', 'application/x-www-form-urlencoded', 'username=someone&password=whatever1'],
+    ['plain text', 'text/plain', '{"username":"someone","password":"whatever1"}'],
+    ['multipart', 'multipart/form-data; boundary=x', '--x--'],
+  ])('refuses %s body with 415', async (_case, contentType, rawBody) => {
+    const reply = await call(server.url, 'POST', '/auth/login', {
+      rawBody,
+      headers: { 'content-type': contentType },
+    });
+    expect(reply.status).toBe(415);
+    expect(reply.body).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  it('refuses a state-changing request from a foreign origin with 403, changing nothing', async () => {
+    const account = await signup(server.url);
+    const session = await login(server.url, account);
+    const reply = await call(server.url, 'DELETE', '/auth/sessions', {
+      session,
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(reply.status).toBe(403);
+    expect(reply.body).toMatchObject({ code: 'CROSS_SITE_REQUEST' });
+    expect((await call(server.url, 'GET', '/users/me', { session })).status).toBe(200);
+  });
+
+  it('accepts its own origin and the origins in CORS_ORIGINS', async () => {
+    const account = await signup(server.url);
+    const own = await call(server.url, 'POST', '/auth/login', {
+      body: { username: account.username, password: account.password },
+      headers: { origin: server.url },
+    });
+    expect(own.status).toBe(200);
+    const listed = await call(server.url, 'POST', '/auth/login', {
+      body: { username: account.username, password: account.password },
+      headers: { origin: 'https://app.example.com' },
+    });
+    expect(listed.status).toBe(200);
+  });
+
+  it('leaves reads from any origin alone', async () => {
+    const reply = await call(server.url, 'GET', '/health/live', {
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(reply.status).toBe(200);
+  });
+});
+
+/** The rate-limit store: a Redis of the suite's own when redis-server is there, else memory. */
+async function limiterStore(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
+  if (!TestRedis.available()) {
+    process.stdout.write('brute-force suite: redis-server not on PATH, counting in memory\n');
+    return { env: { REDIS_URL: '' }, stop: async () => undefined };
+  }
+  const redis = await TestRedis.start();
+  return { env: { REDIS_URL: redis.url }, stop: () => redis.kill() };
+}
+
+describe('brute-force protection', () => {
+  const MAX = 3;
+  let server: RunningApp;
+  let store: Awaited<ReturnType<typeof limiterStore>>;
+
+  beforeAll(async () => {
+    store = await limiterStore();
+    server = await startApp({
+      env: { ...store.env, LOGIN_RATE_LIMIT_MAX: String(MAX), RATE_LIMIT_WINDOW_MS: '60000' },
+    });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await store.stop();
+  });
+
+  const attempt = (username: string, from: string, password = 'wrong password') =>
+    call(server.url, 'POST', '/auth/login', {
+      body: { username, password },
+      localAddress: from,
+    });
+
+  it('limits login attempts per username, whatever the client address', async () => {
+    const username = uniqueName('target');
+    for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+      expect((await attempt(username, from)).status).toBe(401);
+    }
+    const refused = await attempt(username, '127.0.0.5');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ status: 429, code: 'TOO_MANY_ATTEMPTS' });
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+
+    expect((await attempt(uniqueName('bystander'), '127.0.0.5')).status).toBe(401);
+  });
+
+  it('limits login attempts per client address, whatever the username', async () => {
+    for (let i = 0; i < MAX; i++) {
+      expect((await attempt(uniqueName('spray'), '127.0.0.6')).status).toBe(401);
+    }
+    const refused = await attempt(uniqueName('spray'), '127.0.0.6');
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await attempt(uniqueName('spray'), '127.0.0.7')).status).toBe(401);
+  });
+
+  it('refuses even the right password once the budget is spent', async () => {
+    const account = await signup(server.url);
+    for (let i = 0; i < MAX; i++) await attempt(account.username, '127.0.0.8');
+    expect((await attempt(account.username, '127.0.0.9', account.password)).status).toBe(429);
+  });
+
+  it('limits signups per client address', async () => {
+    const signupFrom = (from: string) =>
+      call(server.url, 'POST', '/auth/signup', {
+        body: { username: uniqueName('bulk'), password: PASSWORD },
+        localAddress: from,
+      });
+    for (let i = 0; i < MAX; i++) expect((await signupFrom('127.0.0.10')).status).toBe(201);
+    const refused = await signupFrom('127.0.0.10');
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBeDefined();
+  });
+});
+
+describe('what the logs say about sign-in', () => {
+  let server: ServerProcess | undefined;
+
+  afterEach(async () => {
+    await server?.stop();
+  });
+
+  it('records success, failure and lockout with user or name and IP, never a password or token', async () => {
+    server = await ServerProcess.start({
+      env: { BCRYPT_COST: '4', LOGIN_RATE_LIMIT_MAX: '5', REDIS_URL: undefined },
+    });
+    const password = 'log-canary-password';
+    const account = await signup(server.url, password);
+    const token = await login(server.url, account);
+    await call(server.url, 'GET', '/users/me', { session: token });
+    await call(server.url, 'PUT', '/users/me/password', {
+      session: token,
+      body: { currentPassword: password, newPassword: 'log-canary-password-2' },
+    });
+    // signup, login and the password change spent 3 of the 5 attempts of this address
+    expect((await attempt(server.url, account.username, 'log-canary-wrong')).status).toBe(401);
+    expect((await attempt(server.url, account.username, 'log-canary-wrong')).status).toBe(401);
+    expect((await attempt(server.url, account.username, 'log-canary-wrong')).status).toBe(429);
+    await sleep(200);
+
+    const output = server.stdout.join('\n');
+    expect(output).not.toContain('log-canary');
+    expect(output).not.toContain(token);
+    const events = server
+      .logs()
+      .filter((line) => line.context === 'AuthService' || line.context === 'LoginThrottle');
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          msg: 'Login succeeded',
+          userId: account.userId,
+          ip: '127.0.0.1',
+        }),
+        expect.objectContaining({
+          msg: 'Login failed',
+          username: account.username,
+          ip: '127.0.0.1',
+        }),
+        expect.objectContaining({
+          msg: 'Too many sign-in attempts: refused',
+          username: account.username,
+          ip: '127.0.0.1',
+        }),
+      ]),
+    );
+  });
+
+  const attempt = (url: string, username: string, password: string) =>
+    call(url, 'POST', '/auth/login', { body: { username, password } });
+});
