@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { SessionsService } from '../src/auth/sessions.service.js';
 import { login, PASSWORD, signup, uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { call } from './support/http.js';
@@ -149,6 +150,18 @@ describe('accounts and sessions', () => {
         [account.userId],
       );
       expect((await call(url, 'GET', '/users/me', { session })).status).toBe(401);
+    });
+
+    it('leaves expired sessions to the background purge, which deletes them', async () => {
+      const account = await signup(url);
+      await login(url, account);
+      await db.query(
+        `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1`,
+        [account.userId],
+      );
+      expect(await server.app.get(SessionsService).purgeExpired()).toBeGreaterThanOrEqual(1);
+      const left = await db.query('SELECT 1 FROM sessions WHERE user_id = $1', [account.userId]);
+      expect(left.rowCount).toBe(0);
     });
 
     it('gets Secure when COOKIE_SECURE=true', async () => {

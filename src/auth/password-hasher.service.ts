@@ -11,7 +11,7 @@ import type { AppConfig } from '../common/config/app-config.js';
 export const MAX_CONCURRENT_HASHES = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE ?? 4) - 1);
 
 /** A counting semaphore: `run` waits for a free slot, first come first served. */
-class Semaphore {
+export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 

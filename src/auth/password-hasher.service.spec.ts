@@ -1,0 +1,63 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ConfigService } from '@nestjs/config';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppConfig } from '../common/config/app-config.js';
+import { MAX_CONCURRENT_HASHES, PasswordHasher, Semaphore } from './password-hasher.service.js';
+
+const configWithCost = (bcryptCost: number) =>
+  ({ getOrThrow: () => ({ bcryptCost }) }) as unknown as ConfigService<AppConfig, true>;
+
+describe('Semaphore', () => {
+  it('never runs more tasks at once than it has slots, and runs them all', async () => {
+    const semaphore = new Semaphore(3);
+    let running = 0;
+    let peak = 0;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        semaphore.run(async () => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await sleep(5);
+          running -= 1;
+          return i;
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+    expect(results).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('frees the slot of a task that fails', async () => {
+    const semaphore = new Semaphore(1);
+    await expect(semaphore.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(semaphore.run(() => Promise.resolve('next'))).resolves.toBe('next');
+  });
+});
+
+describe('PasswordHasher', () => {
+  const hasher = new PasswordHasher(configWithCost(4));
+
+  it('leaves at least one libuv thread for other work', () => {
+    expect(MAX_CONCURRENT_HASHES).toBeGreaterThanOrEqual(1);
+    expect(MAX_CONCURRENT_HASHES).toBeLessThan(Number(process.env.UV_THREADPOOL_SIZE ?? 4));
+  });
+
+  it('hashes with bcrypt at the configured cost and verifies', async () => {
+    const hash = await hasher.hash('correct horse');
+    expect(hash).toMatch(/^\$2b\$04\$/);
+    await expect(hasher.verify('correct horse', hash)).resolves.toBe(true);
+    await expect(hasher.verify('wrong horse', hash)).resolves.toBe(false);
+  });
+
+  it('answers false for a user that does not exist, after doing the same work', async () => {
+    await expect(hasher.verifyNothing('anything at all')).resolves.toBe(false);
+  });
+
+  it('asks for a rehash only of hashes made at a lower cost', async () => {
+    const cheap = await hasher.hash('pw');
+    const stronger = new PasswordHasher(configWithCost(5));
+    expect(hasher.needsRehash(cheap)).toBe(false);
+    expect(stronger.needsRehash(cheap)).toBe(true);
+    expect(stronger.needsRehash(await stronger.hash('pw'))).toBe(false);
+  });
+});
