@@ -7,12 +7,17 @@ import { DataSource } from 'typeorm';
 import { runMigrationsLocked } from '../src/common/database/migrate.js';
 import { postgresOptions } from '../src/common/database/typeorm-options.js';
 import { Session } from '../src/auth/entities/session.entity.js';
+import { Document } from '../src/documents/entities/document.entity.js';
 import { User } from '../src/users/entities/user.entity.js';
 
 const run = promisify(execFile);
 const MIGRATE_CLI = 'dist/common/database/migrate.cli.js';
 
-const MIGRATIONS = ['CreateUsers1764100000000', 'CreateSessions1764200000000'];
+const MIGRATIONS = [
+  'CreateUsers1764100000000',
+  'CreateSessions1764200000000',
+  'CreateDocuments1764300000000',
+];
 
 const SEED_USERS_TABLE = `
   CREATE TABLE users (
@@ -74,7 +79,7 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 async function migratedDataSource(url: string): Promise<DataSource> {
   const dataSource = new DataSource({
     ...(await postgresOptions(url, 2)),
-    entities: [User, Session],
+    entities: [User, Session, Document],
   });
   await dataSource.initialize();
   await runMigrationsLocked(dataSource);
@@ -175,14 +180,14 @@ describe('the database schema and its migrations', () => {
           `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
         )
       ).map((row) => row.tablename);
-    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
+    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
 
     await dataSource.undoLastMigration();
-    expect(await tables()).toEqual(['migrations', 'users']);
+    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
 
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
-    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
+    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
   });
 
   it('shows, runs and reverts migrations from the command line', async () => {
@@ -204,12 +209,12 @@ describe('the database schema and its migrations', () => {
     const pending = await cli('show');
     for (const name of MIGRATIONS) expect(pending).toContain(`[ ] ${name}`);
     await cli('run');
-    expect(await present('sessions')).toBe(true);
+    expect(await present('documents')).toBe(true);
     const applied = await cli('show');
     for (const name of MIGRATIONS) expect(applied).toContain(`[X] ${name}`);
     await cli('revert');
-    expect(await present('sessions')).toBe(false);
-    expect(await present('users')).toBe(true);
+    expect(await present('documents')).toBe(false);
+    expect(await present('sessions')).toBe(true);
     await expect(run(process.execPath, [MIGRATE_CLI, 'sideways'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('usage:'),

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
     });
     expect(config.database).toEqual({ url: undefined, dataDir: '.data', poolMax: 10 });
     expect(config.redis).toEqual({ url: undefined });
+    expect(config.cache).toEqual({ ttlSeconds: 600 });
     expect(config.log).toEqual({ level: 'info' });
     expect(config.shutdown).toEqual({ timeoutMs: 10_000, delayMs: 0 });
   });

@@ -47,6 +47,7 @@ const envSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1_000, 86_400_000).default(60_000),
   LOGIN_RATE_LIMIT_MAX: int(1, 1_000_000).default(10),
   COOKIE_SECURE: bool.default(false),
+  CACHE_TTL_SECONDS: int(0, 86_400).default(600),
   CORS_ORIGINS: origins.default([]).describe('a comma list of http(s) origins'),
 });
 
@@ -70,6 +71,8 @@ export interface AppConfig {
     /** Unset: cache and rate-limit counters live in process memory. */
     url?: string;
   };
+  /** Lifetime of cached documents; 0 turns the cache off. */
+  cache: { ttlSeconds: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   shutdown: { timeoutMs: number; delayMs: number };
   auth: {
@@ -113,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     },
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     redis: { url: e.REDIS_URL },
+    cache: { ttlSeconds: e.CACHE_TTL_SECONDS },
     log: { level: e.LOG_LEVEL },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS, delayMs: e.SHUTDOWN_DELAY_MS },
     auth: {
