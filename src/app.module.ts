@@ -2,12 +2,14 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from '@nestjs/config';
 import type { AppConfig } from './common/config/app-config.js';
+import { CacheStoreModule } from './common/cache/cache.module.js';
 import { DatabaseModule } from './common/database/database.module.js';
 import { HealthModule } from './common/health/health.module.js';
 import { HttpModule } from './common/http/http.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import { RedisModule } from './common/redis/redis.module.js';
 import { ThrottlingModule } from './common/throttling/throttling.module.js';
+import { DocumentsModule } from './documents/documents.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({})
@@ -28,9 +30,11 @@ export class AppModule {
         RedisModule,
         HealthModule,
         ThrottlingModule,
+        CacheStoreModule,
         HttpModule,
         AuthModule,
         UsersModule,
+        DocumentsModule,
       ],
     };
   }

@@ -5,6 +5,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AuthService } from '../auth/auth.service.js';
 import { PasswordHasher } from '../auth/password-hasher.service.js';
 import { SessionsService, type ClientInfo } from '../auth/sessions.service.js';
+import { DocumentsService } from '../documents/documents.service.js';
 import { toUserDto, type UserDto } from './dto/user.dto.js';
 import { User } from './entities/user.entity.js';
 
@@ -18,6 +19,7 @@ export class UsersService {
     private readonly auth: AuthService,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionsService,
+    private readonly documents: DocumentsService,
   ) {}
 
   async me(caller: AuthContext): Promise<UserDto> {
@@ -39,10 +41,19 @@ export class UsersService {
     this.logger.log({ userId: caller.userId, ip: client.ip }, 'Password changed');
   }
 
-  /** Deletes the user; their sessions (and everything else they own) go with them. */
+  /**
+   * Deletes the user; their sessions and documents go with them, and the documents leave the
+   * cache before this answers.
+   */
   async deleteAccount(caller: AuthContext, password: string, client: ClientInfo): Promise<void> {
     await this.auth.confirmPassword(caller, password, client);
-    await this.users.delete({ userId: caller.userId });
+    const documentIds = await this.users.manager.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [caller.userId]);
+      const ids = await this.documents.removeAllOwnedBy(caller.userId, tx);
+      await tx.delete(User, { userId: caller.userId });
+      return ids;
+    });
+    await this.documents.forget(documentIds);
     this.logger.log({ userId: caller.userId, ip: client.ip }, 'Account deleted');
   }
 }

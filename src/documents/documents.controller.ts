@@ -1,0 +1,143 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { AuthContext } from '../auth/auth-context.js';
+import { CurrentUser, SessionOptional } from '../auth/decorators/auth.decorators.js';
+import type { CacheOutcome } from './document-cache.js';
+import { DocumentsService, etagOf } from './documents.service.js';
+import { CreateDocumentDto } from './dto/create-document.dto.js';
+import type { DocumentDto, DocumentPageDto } from './dto/document.dto.js';
+import { ListDocumentsQuery } from './dto/list-documents.query.js';
+import { UpdateDocumentDto } from './dto/update-document.dto.js';
+
+const DocumentId = () =>
+  Param(
+    'id',
+    new ParseUUIDPipe({
+      exceptionFactory: () =>
+        new BadRequestException({ code: 'INVALID_ID', message: 'id must be a UUID' }),
+    }),
+  );
+
+/** True when `If-None-Match` names the current version (or `*`); weak tags compare too. */
+function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === etag);
+}
+
+/** ETag and X-Cache on a document read; 304 without a body when the client has it already. */
+function sendConditional(
+  reply: FastifyReply,
+  document: DocumentDto,
+  cache: CacheOutcome,
+  ifNoneMatch: string | undefined,
+): FastifyReply | undefined {
+  const etag = etagOf(document);
+  void reply
+    .header('etag', etag)
+    .header('x-cache', cache)
+    .header('cache-control', 'private, no-cache');
+  if (notModified(ifNoneMatch, etag)) return reply.status(304).send();
+  return undefined;
+}
+
+@Controller('documents')
+export class DocumentsController {
+  constructor(private readonly documents: DocumentsService) {}
+
+  /** Stores a new document; `Location` names it. */
+  @Post()
+  async create(
+    @CurrentUser() caller: AuthContext,
+    @Body() body: CreateDocumentDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DocumentDto> {
+    const document = await this.documents.create(caller, body);
+    void reply.header('location', `/documents/${document.id}`).header('etag', etagOf(document));
+    return document;
+  }
+
+  /** The documents visible to the caller (public ones and their own), newest first. */
+  @Get()
+  @SessionOptional()
+  list(
+    @CurrentUser() caller: AuthContext | undefined,
+    @Query() query: ListDocumentsQuery,
+  ): Promise<DocumentPageDto> {
+    return this.documents.list(caller, query);
+  }
+
+  /** One document, with its ETag; 304 on a matching If-None-Match. */
+  @Get(':id')
+  @SessionOptional()
+  async read(
+    @DocumentId() id: string,
+    @CurrentUser() caller: AuthContext | undefined,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const { document, cache } = await this.documents.read(id, caller);
+    if (sendConditional(reply, document, cache, ifNoneMatch)) return;
+    await reply.status(200).send(document);
+  }
+
+  /**
+   * The content itself, with the document's own Content-Type. HTML is sandboxed, so a stored
+   * page cannot run script against this origin.
+   */
+  @Get(':id/raw')
+  @SessionOptional()
+  async raw(
+    @DocumentId() id: string,
+    @CurrentUser() caller: AuthContext | undefined,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const { document, cache } = await this.documents.read(id, caller);
+    void reply
+      .header('content-type', `${document.contentType}; charset=utf-8`)
+      .header('x-content-type-options', 'nosniff');
+    if (document.contentType === 'text/html') {
+      void reply.header('content-security-policy', 'sandbox');
+    }
+    if (sendConditional(reply, document, cache, ifNoneMatch)) return;
+    await reply.status(200).send(document.content);
+  }
+
+  /** Changes a document of the caller's; a stale If-Match gets 412 and changes nothing. */
+  @Patch(':id')
+  async update(
+    @DocumentId() id: string,
+    @CurrentUser() caller: AuthContext,
+    @Body() body: UpdateDocumentDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DocumentDto> {
+    const document = await this.documents.update(id, caller, body, ifMatch);
+    void reply.header('etag', etagOf(document));
+    return document;
+  }
+
+  /** Deletes a document of the caller's; it is gone from the cache before this answers. */
+  @Delete(':id')
+  @HttpCode(204)
+  remove(@DocumentId() id: string, @CurrentUser() caller: AuthContext): Promise<void> {
+    return this.documents.remove(id, caller);
+  }
+}

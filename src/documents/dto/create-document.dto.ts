@@ -1,0 +1,34 @@
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import {
+  CONTENT_TYPES,
+  VISIBILITIES,
+  type ContentType,
+  type Visibility,
+} from '../entities/document.entity.js';
+import { MaxBytes } from './max-bytes.js';
+
+/** Largest content accepted: 512 KiB in UTF-8. */
+export const MAX_CONTENT_BYTES = 512 * 1024;
+
+/** Body of `POST /documents`. */
+export class CreateDocumentDto {
+  /** 1 to 200 characters. */
+  @IsString()
+  @Length(1, 200)
+  title: string;
+
+  /** Up to 512 KiB in UTF-8. */
+  @IsString()
+  @MaxBytes(MAX_CONTENT_BYTES)
+  content: string;
+
+  /** How `/documents/{id}/raw` serves the content; text/plain when not given. */
+  @IsOptional()
+  @IsIn(CONTENT_TYPES)
+  contentType?: ContentType;
+
+  /** `private` (the default) documents exist only for their owner. */
+  @IsOptional()
+  @IsIn(VISIBILITIES)
+  visibility?: Visibility;
+}
