@@ -9,12 +9,16 @@ import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
+import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
+import { RateLimitStore } from './common/throttling/rate-limit.store.js';
 
 /** The Fastify instance with the limits and timeouts of the configuration. */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   const { bodyLimitBytes, requestTimeoutMs, keepAliveTimeoutMs } = config.http;
   return new FastifyAdapter({
     logger: false,
+    // Fastify takes a hop count too; the adapter's type leaves it out.
+    trustProxy: config.trustProxy as boolean | string,
     bodyLimit: bodyLimitBytes,
     requestTimeout: requestTimeoutMs,
     keepAliveTimeout: keepAliveTimeoutMs,
@@ -42,6 +46,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
+  fastify.addHook(
+    'onRequest',
+    rateLimitHook(app.get(RateLimitStore), config.getOrThrow('rateLimit', { infer: true })),
+  );
   fastify.addHook('onRequest', crossSiteGuard(config.getOrThrow('cors', { infer: true }).origins));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.

@@ -23,13 +23,14 @@ class TestRootModule {}
 
 /**
  * What test servers run with unless a test says otherwise: quiet logs, the cheapest bcrypt
- * cost, and sign-in budgets that suites sharing one Redis cannot exhaust. Suites that test
+ * cost, and no rate limits that suites sharing one Redis could exhaust. Suites that test
  * those set their own.
  */
 export const TEST_DEFAULTS = {
   LOG_LEVEL: 'silent',
   BCRYPT_COST: '4',
   LOGIN_RATE_LIMIT_MAX: '1000000',
+  RATE_LIMIT_MAX: '0',
 };
 
 /**

@@ -50,6 +50,7 @@ export class ServerProcess {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      RATE_LIMIT_MAX: '0',
       ...options.env,
     };
     const args = options.args ?? [];

@@ -22,6 +22,20 @@ const origins = z
   )
   .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((url) => new URL(url).origin)));
 
+/**
+ * Whose X-Forwarded-For to believe: nobody (`false`), every peer (`true`), the nearest N hops,
+ * or peers in a comma list of addresses and CIDRs. Fastify takes each form as it is.
+ */
+const trustProxy = z.string().transform((value, context): boolean | number | string => {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const cidr = /^([0-9.]+|[0-9a-fA-F:]+)(\/\d{1,3})?$/;
+  if (entries.every((entry) => cidr.test(entry))) return entries.join(',');
+  context.addIssue({ code: 'custom', message: 'invalid' });
+  return z.NEVER;
+});
+
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
 const redisUrl = z.url({ protocol: /^rediss?$/ });
 
@@ -44,7 +58,11 @@ const envSchema = z.object({
   SHUTDOWN_DELAY_MS: int(0, 3_600_000).default(0),
   SESSION_TTL_SECONDS: int(60, 31_536_000).default(604_800),
   BCRYPT_COST: int(4, 31).default(12),
+  RATE_LIMIT_MAX: int(0, 100_000_000).default(100),
   RATE_LIMIT_WINDOW_MS: int(1_000, 86_400_000).default(60_000),
+  TRUST_PROXY: trustProxy
+    .default(false)
+    .describe('true, false, a hop count or a comma list of CIDRs'),
   LOGIN_RATE_LIMIT_MAX: int(1, 1_000_000).default(10),
   COOKIE_SECURE: bool.default(false),
   CACHE_TTL_SECONDS: int(0, 86_400).default(600),
@@ -83,7 +101,10 @@ export interface AppConfig {
     /** Set `Secure` on the session cookie. */
     cookieSecure: boolean;
   };
-  rateLimit: { windowMs: number };
+  /** Requests per window per client IP for every route but health and metrics; 0 turns it off. */
+  rateLimit: { max: number; windowMs: number };
+  /** Fastify's `trustProxy`: whose X-Forwarded-For gives the client IP. */
+  trustProxy: boolean | number | string;
   /** Browser origins other than the server's own that may call state-changing routes. */
   cors: { origins: string[] };
 }
@@ -125,7 +146,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       loginRateLimitMax: e.LOGIN_RATE_LIMIT_MAX,
       cookieSecure: e.COOKIE_SECURE,
     },
-    rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
+    trustProxy: e.TRUST_PROXY,
     cors: { origins: e.CORS_ORIGINS },
   };
 }
