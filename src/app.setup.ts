@@ -1,4 +1,7 @@
+import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
+import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import zlib from 'node:zlib';
 import { ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -9,8 +12,32 @@ import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
+import { RouteMethods } from './common/http/route-methods.js';
 import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
 import { RateLimitStore } from './common/throttling/rate-limit.store.js';
+
+/**
+ * Security headers for a JSON API: nothing may be loaded or framed from its responses.
+ * `/documents/{id}/raw` replaces the policy with its own sandbox.
+ */
+const HELMET_OPTIONS: FastifyHelmetOptions = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+};
+
+/** Responses of 1 KiB and more, by Accept-Encoding; brotli at a quality that costs little CPU. */
+const COMPRESS_OPTIONS: FastifyCompressOptions = {
+  threshold: 1024,
+  encodings: ['br', 'gzip', 'deflate'],
+  brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
+};
 
 /** The Fastify instance with the limits and timeouts of the configuration. */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
@@ -36,13 +63,18 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   app.useLogger(app.get(Logger));
   app.flushLogs();
   const config = app.get(ConfigService<AppConfig, true>);
+  const { customHeaders } = config.getOrThrow('http', { infer: true });
+  const routes = app.get(RouteMethods);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
   await app.register(fastifyCookie);
+  await app.register(fastifyHelmet, HELMET_OPTIONS);
+  await app.register(fastifyCompress, COMPRESS_OPTIONS);
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
-  const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
+    void reply.headers(customHeaders).header('x-request-id', request.id);
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
@@ -55,6 +87,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   // clients move to another replica and the listener can finish closing.
   const readiness = app.get(ReadinessService);
   fastify.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-response-time', `${reply.elapsedTime.toFixed(1)}ms`);
     if (readiness.shuttingDown && request.raw.httpVersionMajor === 1) {
       void reply.header('connection', 'close');
     }

@@ -5,6 +5,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
     const config = loadConfig({});
     expect(config.http).toEqual({
+      customHeaders: {},
       port: 7878,
       host: '0.0.0.0',
       bodyLimitBytes: 1_048_576,
@@ -34,6 +35,18 @@ describe('loadConfig', () => {
     expect(config.shutdown.delayMs).toBe(5000);
   });
 
+  it('reads CUSTOM_HEADERS and TRUST_PROXY in each of their forms', () => {
+    expect(loadConfig({ CUSTOM_HEADERS: '{"X-Served-By":"edge-1"}' }).http.customHeaders).toEqual({
+      'X-Served-By': 'edge-1',
+    });
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toBe(
+      '10.0.0.0/8,127.0.0.1',
+    );
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
     expect(loadConfig({ PORT: '' }).http.port).toBe(7878);
@@ -45,6 +58,11 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['REDIS_URL', 'http://cache'],
     ['BODY_LIMIT_BYTES', '-1'],
+    ['CUSTOM_HEADERS', '{"x-a": 1}'],
+    ['CUSTOM_HEADERS', '{"bad name": "x"}'],
+    ['CUSTOM_HEADERS', '["x"]'],
+    ['CUSTOM_HEADERS', 'not json'],
+    ['TRUST_PROXY', 'sometimes'],
   ])('rejects %s=%s with a message that names the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(

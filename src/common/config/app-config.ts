@@ -36,6 +36,31 @@ const trustProxy = z.string().transform((value, context): boolean | number | str
   return z.NEVER;
 });
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A JSON object of header names to string values, added to every response. */
+const customHeaders = z.string().transform((value, context): Record<string, string> => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const valid =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed).every(
+      ([name, text]) =>
+        HEADER_NAME.test(name) && typeof text === 'string' && !/[\r\n\0]/.test(text),
+    );
+  if (!valid) {
+    context.addIssue({ code: 'custom', message: 'invalid' });
+    return z.NEVER;
+  }
+  return parsed as Record<string, string>;
+});
+
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
 const redisUrl = z.url({ protocol: /^rediss?$/ });
 
@@ -66,6 +91,9 @@ const envSchema = z.object({
   LOGIN_RATE_LIMIT_MAX: int(1, 1_000_000).default(10),
   COOKIE_SECURE: bool.default(false),
   CACHE_TTL_SECONDS: int(0, 86_400).default(600),
+  CUSTOM_HEADERS: customHeaders
+    .default({})
+    .describe('a JSON object of header names to string values'),
   CORS_ORIGINS: origins.default([]).describe('a comma list of http(s) origins'),
 });
 
@@ -73,6 +101,8 @@ export type Env = z.input<typeof envSchema>;
 
 export interface AppConfig {
   http: {
+    /** Extra headers on every response, from the operator. */
+    customHeaders: Record<string, string>;
     port: number;
     host: string;
     bodyLimitBytes: number;
@@ -129,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const e = parsed.data;
   return {
     http: {
+      customHeaders: e.CUSTOM_HEADERS,
       port: e.PORT,
       host: e.HOST,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,

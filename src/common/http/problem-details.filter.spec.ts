@@ -8,6 +8,7 @@ import {
   type ArgumentsHost,
 } from '@nestjs/common';
 import { ProblemDetailsFilter, statusCode } from './problem-details.filter.js';
+import { RouteMethods } from './route-methods.js';
 
 interface Sent {
   status?: number;
@@ -15,7 +16,7 @@ interface Sent {
   body?: unknown;
 }
 
-function hostFor(url = '/things/1?secret=x'): { host: ArgumentsHost; sent: Sent } {
+function hostFor(url = '/things/1?secret=x', is404 = false): { host: ArgumentsHost; sent: Sent } {
   const sent: Sent = { headers: {} };
   const reply = {
     sent: false,
@@ -32,7 +33,7 @@ function hostFor(url = '/things/1?secret=x'): { host: ArgumentsHost; sent: Sent 
       return reply;
     },
   };
-  const request = { url, id: 'req-1' };
+  const request = { url, id: 'req-1', method: 'POST', is404 };
   const host = {
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
   } as unknown as ArgumentsHost;
@@ -40,7 +41,9 @@ function hostFor(url = '/things/1?secret=x'): { host: ArgumentsHost; sent: Sent 
 }
 
 describe('ProblemDetailsFilter', () => {
-  const filter = new ProblemDetailsFilter();
+  const routes = new RouteMethods();
+  routes.add(['GET', 'HEAD'], '/things/:id');
+  const filter = new ProblemDetailsFilter(routes);
   let logged: jest.SpiedFunction<Logger['error']>;
 
   beforeEach(() => {
@@ -109,6 +112,25 @@ describe('ProblemDetailsFilter', () => {
       expect.objectContaining({ requestId: 'req-1' }),
       expect.stringContaining('users_pkey'),
     );
+  });
+
+  it('turns a route miss on a path served by other methods into 405 with Allow', () => {
+    const { host, sent } = hostFor('/things/7', true);
+    filter.catch(new NotFoundException('Cannot POST /things/7'), host);
+    expect(sent.status).toBe(405);
+    expect(sent.headers.allow).toBe('GET, HEAD');
+    expect(sent.body).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+  });
+
+  it('keeps 404 for a path no route serves, and for a handler’s own 404', () => {
+    const miss = hostFor('/nothing', true);
+    filter.catch(new NotFoundException('Cannot POST /nothing'), miss.host);
+    expect(miss.sent.status).toBe(404);
+
+    const handled = hostFor('/things/7', false);
+    filter.catch(new NotFoundException('No such thing'), handled.host);
+    expect(handled.sent.status).toBe(404);
+    expect(handled.sent.headers.allow).toBeUndefined();
   });
 
   it('derives codes from status texts', () => {

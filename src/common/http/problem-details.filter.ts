@@ -8,6 +8,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RouteMethods } from './route-methods.js';
 import { TooManyRequestsException } from './too-many-requests.exception.js';
 
 /**
@@ -102,15 +103,29 @@ function describeClientError(exception: unknown): Described | undefined {
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ExceptionFilter');
 
+  constructor(private readonly routes: RouteMethods) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
 
-    const described =
+    let described =
       exception instanceof HttpException
         ? describeHttpException(exception)
         : (describeClientError(exception) ?? this.unexpected(exception, request));
+    const path = request.url.split('?')[0];
+    if (described.status === 404 && request.is404) {
+      const allow = this.routes.allowed(path);
+      if (allow.length > 0) {
+        void reply.header('allow', allow.join(', '));
+        described = {
+          status: 405,
+          code: 'METHOD_NOT_ALLOWED',
+          detail: `${request.method} is not served at ${path}; use ${allow.join(', ')}`,
+        };
+      }
+    }
 
     const problem: ProblemDetails = {
       type: 'about:blank',
@@ -118,7 +133,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       status: described.status,
       code: described.code,
       detail: described.detail,
-      instance: request.url.split('?')[0],
+      instance: path,
       requestId: String(request.id),
       ...(described.errors && { errors: described.errors }),
       ...(described.checks && { checks: described.checks }),
