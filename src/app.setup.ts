@@ -48,6 +48,14 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: bodyLimitBytes,
     requestTimeout: requestTimeoutMs,
+    http: {
+      // Node answers 408 and closes a connection whose request (headers, or headers and
+      // body) is not complete within requestTimeout; it checks once a second, not every 30 s.
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: 1_000,
+      noDelay: true,
+    },
     keepAliveTimeout: keepAliveTimeoutMs,
     genReqId: requestIdFor,
     return503OnClosing: true,
