@@ -13,6 +13,7 @@ import { ReadinessService } from './common/health/readiness.service.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
 import { RouteMethods } from './common/http/route-methods.js';
+import { loadTls } from './common/http/tls.js';
 import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
 import { RateLimitStore } from './common/throttling/rate-limit.store.js';
 
@@ -39,10 +40,13 @@ const COMPRESS_OPTIONS: FastifyCompressOptions = {
   brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
 };
 
-/** The Fastify instance with the limits and timeouts of the configuration. */
+/**
+ * The Fastify instance with the limits and timeouts of the configuration, over HTTPS (and
+ * HTTP/2 beside HTTP/1.1) when TLS is configured.
+ */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
-  const { bodyLimitBytes, requestTimeoutMs, keepAliveTimeoutMs } = config.http;
-  return new FastifyAdapter({
+  const { bodyLimitBytes, requestTimeoutMs, keepAliveTimeoutMs, tls } = config.http;
+  const options = {
     logger: false,
     // Fastify takes a hop count too; the adapter's type leaves it out.
     trustProxy: config.trustProxy as boolean | string,
@@ -59,7 +63,12 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     keepAliveTimeout: keepAliveTimeoutMs,
     genReqId: requestIdFor,
     return503OnClosing: true,
-  });
+    ...(tls && { https: loadTls(tls), http2: tls.http2 }),
+  };
+  // One adapter type for every transport: the app uses only what HTTP/1 and HTTP/2 share.
+  return new FastifyAdapter(
+    options as ConstructorParameters<typeof FastifyAdapter>[0],
+  ) as unknown as FastifyAdapter;
 }
 
 /**

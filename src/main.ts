@@ -4,20 +4,18 @@ import { ConfigError, loadConfig, readEnvironment } from './common/config/app-co
 import { exitOnSignals } from './common/http/graceful-shutdown.js';
 
 async function bootstrap(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(readEnvironment());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
+  const config = loadConfig(readEnvironment());
   const app = await createApp(config);
   exitOnSignals(app, config.shutdown);
   await app.listen({ port: config.http.port, host: config.http.host });
 }
 
 bootstrap().catch((error: unknown) => {
-  process.stderr.write(`Startup failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  // A configuration error is one line that names the variable; anything else is a crash.
+  const message =
+    error instanceof ConfigError
+      ? error.message
+      : `Startup failed: ${error instanceof Error ? error.stack : String(error)}`;
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 });

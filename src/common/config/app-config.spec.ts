@@ -5,6 +5,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
     const config = loadConfig({});
     expect(config.http).toEqual({
+      tls: undefined,
       customHeaders: {},
       port: 7878,
       host: '0.0.0.0',
@@ -45,6 +46,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toBe(
       '10.0.0.0/8,127.0.0.1',
     );
+  });
+
+  it('takes TLS files in pairs, HTTP/2 only with TLS, and marks cookies Secure under TLS', () => {
+    expect(() => loadConfig({ TLS_CERT_FILE: 'cert.pem' })).toThrow(
+      /TLS_CERT_FILE and TLS_KEY_FILE/,
+    );
+    expect(() => loadConfig({ HTTP2: 'true' })).toThrow(/HTTP2/);
+    const config = loadConfig({ TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', HTTP2: 'true' });
+    expect(config.http.tls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', http2: true });
+    expect(config.auth.cookieSecure).toBe(true);
+    expect(loadConfig({}).auth.cookieSecure).toBe(false);
   });
 
   it('treats an empty value as unset', () => {

@@ -91,6 +91,9 @@ const envSchema = z.object({
   LOGIN_RATE_LIMIT_MAX: int(1, 1_000_000).default(10),
   COOKIE_SECURE: bool.default(false),
   CACHE_TTL_SECONDS: int(0, 86_400).default(600),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  HTTP2: bool.default(false),
   CUSTOM_HEADERS: customHeaders
     .default({})
     .describe('a JSON object of header names to string values'),
@@ -101,6 +104,8 @@ export type Env = z.input<typeof envSchema>;
 
 export interface AppConfig {
   http: {
+    /** HTTPS (and, with `http2`, HTTP/2 next to HTTP/1.1) when both files are given. */
+    tls?: { certFile: string; keyFile: string; http2: boolean };
     /** Extra headers on every response, from the operator. */
     customHeaders: Record<string, string>;
     port: number;
@@ -128,7 +133,7 @@ export interface AppConfig {
     bcryptCost: number;
     /** Attempts at signup and login per client IP, and at login per username, per window. */
     loginRateLimitMax: number;
-    /** Set `Secure` on the session cookie. */
+    /** Set `Secure` on the session cookie: COOKIE_SECURE=true, or whenever TLS is on. */
     cookieSecure: boolean;
   };
   /** Requests per window per client IP for every route but health and metrics; 0 turns it off. */
@@ -157,8 +162,19 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     );
   }
   const e = parsed.data;
+  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) {
+    throw new ConfigError('Invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE go together');
+  }
+  if (e.HTTP2 && !e.TLS_CERT_FILE) {
+    throw new ConfigError('Invalid configuration: HTTP2: needs TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  const tls =
+    e.TLS_CERT_FILE && e.TLS_KEY_FILE
+      ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, http2: e.HTTP2 }
+      : undefined;
   return {
     http: {
+      tls,
       customHeaders: e.CUSTOM_HEADERS,
       port: e.PORT,
       host: e.HOST,
@@ -175,7 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       sessionTtlSeconds: e.SESSION_TTL_SECONDS,
       bcryptCost: e.BCRYPT_COST,
       loginRateLimitMax: e.LOGIN_RATE_LIMIT_MAX,
-      cookieSecure: e.COOKIE_SECURE,
+      cookieSecure: e.COOKIE_SECURE || tls !== undefined,
     },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
     trustProxy: e.TRUST_PROXY,

@@ -32,7 +32,8 @@ export async function drain(
     return 0;
   }
   logger.error(`Requests still running after ${timeoutMs} ms: closing their connections`);
-  (app.getHttpServer() as Server).closeAllConnections();
+  // HTTP/1 servers can cut their connections; HTTP/2 sessions end with the process.
+  (app.getHttpServer() as Partial<Server>).closeAllConnections?.();
   await Promise.race([closed, deadline(FORCED_CLOSE_GRACE_MS)]);
   return 1;
 }
