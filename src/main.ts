@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig, readEnvironment } from './common/config/app-config.js';
 import { exitOnSignals } from './common/http/graceful-shutdown.js';
+import { listen } from './common/http/listen.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(readEnvironment());
   const app = await createApp(config);
   exitOnSignals(app, config.shutdown);
-  await app.listen({ port: config.http.port, host: config.http.host });
+  await listen(app, config.http);
 }
 
 bootstrap().catch((error: unknown) => {

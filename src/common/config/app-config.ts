@@ -71,6 +71,9 @@ const redisUrl = z.url({ protocol: /^rediss?$/ });
 const envSchema = z.object({
   PORT: int(0, 65535).default(7878),
   HOST: z.string().min(1).default('0.0.0.0'),
+  LISTEN_PATH: z.string().min(1).max(100).optional(),
+  LISTEN_BACKLOG: int(1, 65_535).default(511),
+  MAX_CONNECTIONS: int(0, 1_000_000).default(0),
   DATABASE_URL: postgresUrl.optional().describe('a postgres://user:pass@host:5432/db URL'),
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_POOL_MAX: int(1, 1000).default(10),
@@ -110,6 +113,11 @@ export interface AppConfig {
     customHeaders: Record<string, string>;
     port: number;
     host: string;
+    /** A Unix domain socket to listen on instead of TCP. */
+    listenPath?: string;
+    backlog: number;
+    /** Open sockets at most; 0 for no cap. */
+    maxConnections: number;
     bodyLimitBytes: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
@@ -178,6 +186,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       customHeaders: e.CUSTOM_HEADERS,
       port: e.PORT,
       host: e.HOST,
+      listenPath: e.LISTEN_PATH,
+      backlog: e.LISTEN_BACKLOG,
+      maxConnections: e.MAX_CONNECTIONS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
