@@ -1,5 +1,6 @@
 import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
 import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import zlib from 'node:zlib';
 import { ValidationPipe, type DynamicModule } from '@nestjs/common';
@@ -87,6 +88,16 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   await app.register(fastifyCookie);
   await app.register(fastifyHelmet, HELMET_OPTIONS);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);
+  const { origins } = config.getOrThrow('cors', { infer: true });
+  if (origins.length > 0) {
+    // Browsers on these origins may call the API with the session cookie; preflights answered.
+    await app.register(fastifyCors, {
+      origin: origins,
+      credentials: true,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      maxAge: 600,
+    });
+  }
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
@@ -99,7 +110,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
     'onRequest',
     rateLimitHook(app.get(RateLimitStore), config.getOrThrow('rateLimit', { infer: true })),
   );
-  fastify.addHook('onRequest', crossSiteGuard(config.getOrThrow('cors', { infer: true }).origins));
+  fastify.addHook('onRequest', crossSiteGuard(origins));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.
   const readiness = app.get(ReadinessService);

@@ -124,6 +124,30 @@ describe('cross-site request forgery', () => {
     expect(listed.status).toBe(200);
   });
 
+  it('answers CORS preflights for the origins in CORS_ORIGINS only', async () => {
+    const preflight = (origin: string) =>
+      call(server.url, 'OPTIONS', '/auth/sessions', {
+        headers: {
+          origin,
+          'access-control-request-method': 'DELETE',
+          'access-control-request-headers': 'content-type',
+        },
+      });
+    const allowed = await preflight('https://app.example.com');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    expect(String(allowed.headers['access-control-allow-methods'])).toContain('DELETE');
+
+    const foreign = await preflight('https://evil.example');
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+
+    const read = await call(server.url, 'GET', '/health/live', {
+      headers: { origin: 'https://app.example.com' },
+    });
+    expect(read.headers['access-control-allow-origin']).toBe('https://app.example.com');
+  });
+
   it('leaves reads from any origin alone', async () => {
     const reply = await call(server.url, 'GET', '/health/live', {
       headers: { origin: 'https://evil.example' },
