@@ -81,6 +81,33 @@ describe('the HTTP surface of the foundation', () => {
     });
   });
 
+  it('serves Swagger UI at /docs, allowed to run by its content security policy', async () => {
+    const response = await fetch(`${server.url}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toContain('swagger-ui');
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+
+  it('serves the OpenAPI document at /docs-json, with the session cookie as security scheme', async () => {
+    const response = await fetch(`${server.url}/docs-json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/auth/login', '/documents/{id}', '/health/ready']),
+    );
+    expect(document.components.securitySchemes.session).toEqual({
+      type: 'apiKey',
+      in: 'cookie',
+      name: 'sid',
+    });
+  });
+
   it('answers malformed JSON with a 400 problem naming the cause', async () => {
     const response = await fetch(`${server.url}/test/echo`, {
       method: 'POST',
