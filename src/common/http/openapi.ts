@@ -1,6 +1,59 @@
 import type { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { DocumentBuilder, getSchemaPath, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { SESSION_EXTENSION } from '../../auth/decorators/auth.decorators.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { ProblemDetailsDto } from './problem-details.dto.js';
+
+type OperationObject = NonNullable<OpenAPIObject['paths'][string]['get']>;
+type ResponsesObject = OperationObject['responses'];
+
+const SCHEME = 'session';
+const STATE_CHANGING = new Set(['post', 'put', 'patch', 'delete']);
+
+/** Answers that the server's global parts (hooks, guard, pipes, filter) can give on a route. */
+const COMMON_PROBLEMS: Record<string, string> = {
+  '429': 'Too many requests from this client (`Retry-After` says when to retry)',
+  '500': 'An unexpected error; the body names only the request id',
+};
+const SESSION_PROBLEMS: Record<string, string> = {
+  '401': 'No valid session cookie',
+};
+const BODY_PROBLEMS: Record<string, string> = {
+  '400': 'Malformed JSON, or a field that is missing, of the wrong type or out of bounds',
+  '403': 'A browser Origin that is neither this server nor one of CORS_ORIGINS',
+  '413': 'A body larger than BODY_LIMIT_BYTES',
+  '415': 'A body that is not application/json',
+};
+
+function problem(description: string) {
+  return {
+    description,
+    content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDetailsDto) } } },
+  };
+}
+
+/**
+ * Completes each operation with what the global parts of the server do: its security (the
+ * session cookie, none, or either, from `@Public()` and `@SessionOptional()`) and the problem
+ * responses they can give.
+ */
+function completeOperation(method: string, operation: OperationObject): void {
+  const extensions = operation as OperationObject & Record<string, unknown>;
+  const session = (extensions[SESSION_EXTENSION] as string | undefined) ?? 'required';
+  delete extensions[SESSION_EXTENSION];
+  operation.security =
+    session === 'none' ? [] : session === 'optional' ? [{}, { [SCHEME]: [] }] : [{ [SCHEME]: [] }];
+  const problems = {
+    ...COMMON_PROBLEMS,
+    ...(session === 'required' ? SESSION_PROBLEMS : {}),
+    ...(STATE_CHANGING.has(method) ? BODY_PROBLEMS : {}),
+  };
+  const responses: ResponsesObject = operation.responses ?? {};
+  for (const [status, description] of Object.entries(problems)) {
+    responses[status] ??= problem(description);
+  }
+  operation.responses = responses;
+}
 
 /** The OpenAPI document of the application, built from its controllers and DTOs. */
 export function buildOpenApi(app: INestApplication): OpenAPIObject {
@@ -9,16 +62,23 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Session-authenticated, cached document storage. Sign in with POST /auth/login: the ' +
         `session travels in the \`${SESSION_COOKIE}\` cookie, which the browser (and Swagger UI) ` +
-        'sends with every later call.',
+        'sends with every later call. Every error is application/problem+json.',
     )
     .setVersion('1.0.0')
-    .addCookieAuth(
-      SESSION_COOKIE,
-      { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
-      'session',
-    )
+    .setLicense('UNLICENSED', 'https://example.com/license')
+    .addServer('/')
+    .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE }, SCHEME)
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config, {
+    extraModels: [ProblemDetailsDto],
+  });
+  for (const path of Object.values(document.paths)) {
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
+      const operation = path[method];
+      if (operation) completeOperation(method, operation);
+    }
+  }
+  return document;
 }
 
 /** Swagger UI at /docs and the JSON at /docs-json. */
