@@ -12,6 +12,7 @@ import { CredentialsDto } from './dto/credentials.dto.js';
 import type { SessionPageDto } from './dto/session.dto.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
+import { ApiProblem } from '../common/http/api-problem.decorator.js';
 
 @Controller('auth')
 export class AuthController {
@@ -27,6 +28,7 @@ export class AuthController {
 
   /** Creates an account. 409 when the username is taken. */
   @Public()
+  @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
     return this.auth.signup(body, clientInfo(request));
@@ -34,6 +36,7 @@ export class AuthController {
 
   /** Signs in: a new session, whose token comes back in the `sid` cookie. */
   @Public()
+  @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
   @Post('login')
   @HttpCode(200)
   async login(

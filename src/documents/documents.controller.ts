@@ -19,9 +19,20 @@ import { CurrentUser, SessionOptional } from '../auth/decorators/auth.decorators
 import type { CacheOutcome } from './document-cache.js';
 import { DocumentsService, etagOf } from './documents.service.js';
 import { CreateDocumentDto } from './dto/create-document.dto.js';
-import type { DocumentDto, DocumentPageDto } from './dto/document.dto.js';
+import { DocumentDto, type DocumentPageDto } from './dto/document.dto.js';
 import { ListDocumentsQuery } from './dto/list-documents.query.js';
 import { UpdateDocumentDto } from './dto/update-document.dto.js';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import { ApiProblem } from '../common/http/api-problem.decorator.js';
+import { CONTENT_TYPES } from './entities/document.entity.js';
+
+const READ_HEADERS = {
+  ETag: { description: 'Strong validator of this version', schema: { type: 'string' } },
+  'X-Cache': {
+    description: 'HIT, MISS, or BYPASS (cache off or unreachable)',
+    schema: { type: 'string', enum: ['HIT', 'MISS', 'BYPASS'] },
+  },
+};
 
 const DocumentId = () =>
   Param(
@@ -84,6 +95,14 @@ export class DocumentsController {
   }
 
   /** One document, with its ETag; 304 on a matching If-None-Match. */
+  @ApiOkResponse({ type: DocumentDto, headers: READ_HEADERS })
+  @ApiResponse({
+    status: 304,
+    description: 'The If-None-Match tag is current',
+    headers: READ_HEADERS,
+  })
+  @ApiProblem(400, 'The id is not a UUID')
+  @ApiProblem(404, 'No such document, or a private one of someone else')
   @Get(':id')
   @SessionOptional()
   async read(
@@ -101,6 +120,20 @@ export class DocumentsController {
    * The content itself, with the document's own Content-Type. HTML is sandboxed, so a stored
    * page cannot run script against this origin.
    */
+  @ApiOkResponse({
+    description: 'The content, with the Content-Type it was stored with',
+    headers: READ_HEADERS,
+    content: Object.fromEntries(
+      CONTENT_TYPES.map((type) => [type, { schema: { type: 'string' } }]),
+    ),
+  })
+  @ApiResponse({
+    status: 304,
+    description: 'The If-None-Match tag is current',
+    headers: READ_HEADERS,
+  })
+  @ApiProblem(400, 'The id is not a UUID')
+  @ApiProblem(404, 'No such document, or a private one of someone else')
   @Get(':id/raw')
   @SessionOptional()
   async raw(
@@ -121,6 +154,9 @@ export class DocumentsController {
   }
 
   /** Changes a document of the caller's; a stale If-Match gets 412 and changes nothing. */
+  @ApiProblem(404, 'No such document, or a private one of someone else')
+  @ApiProblem(403, "Someone else's public document (code NOT_OWNER), or a foreign Origin")
+  @ApiProblem(412, 'If-Match does not name the current version')
   @Patch(':id')
   async update(
     @DocumentId() id: string,
@@ -135,6 +171,8 @@ export class DocumentsController {
   }
 
   /** Deletes a document of the caller's; it is gone from the cache before this answers. */
+  @ApiProblem(404, 'No such document, or a private one of someone else')
+  @ApiProblem(403, "Someone else's public document (code NOT_OWNER), or a foreign Origin")
   @Delete(':id')
   @HttpCode(204)
   remove(@DocumentId() id: string, @CurrentUser() caller: AuthContext): Promise<void> {

@@ -10,6 +10,7 @@ import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { DeleteAccountDto } from './dto/delete-account.dto.js';
 import type { UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
+import { ApiProblem } from '../common/http/api-problem.decorator.js';
 
 @Controller('users/me')
 export class UsersController {
@@ -29,6 +30,7 @@ export class UsersController {
   }
 
   /** Changes the password; every other session of the user ends. */
+  @ApiProblem(401, 'No valid session, or the current password is wrong')
   @Put('password')
   @HttpCode(204)
   changePassword(
@@ -45,6 +47,7 @@ export class UsersController {
   }
 
   /** Deletes the account and everything it owns, after confirming the password. */
+  @ApiProblem(401, 'No valid session, or the password is wrong')
   @Delete()
   @HttpCode(204)
   async deleteAccount(

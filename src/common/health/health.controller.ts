@@ -10,6 +10,7 @@ import {
 } from '@nestjs/terminus';
 import { RedisService } from '../redis/redis.service.js';
 import { ReadinessService } from './readiness.service.js';
+import { ApiProblem } from '../http/api-problem.decorator.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -32,6 +33,7 @@ export class HealthController {
   }
 
   /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
+  @ApiProblem(503, 'A dependency is down, or the server is shutting down (see checks)')
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {

@@ -1,5 +1,6 @@
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get, Header, ImATeapotException } from '@nestjs/common';
+import { ApiProblem } from './api-problem.decorator.js';
 
 const LANDING_PAGE = `<!doctype html>
 <html lang="en">
@@ -29,6 +30,7 @@ export class LandingController {
   }
 
   /** RFC 2324: this server is a teapot and will not brew coffee. */
+  @ApiProblem(418, "I'm a teapot")
   @Get('coffee')
   coffee(): never {
     throw new ImATeapotException('This server is a teapot; it cannot brew coffee');
