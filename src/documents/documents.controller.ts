@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   BadRequestException,
   Body,
   Controller,
@@ -33,6 +34,21 @@ const READ_HEADERS = {
     schema: { type: 'string', enum: ['HIT', 'MISS', 'BYPASS'] },
   },
 };
+
+const NOT_VISIBLE = 'No such document, or a private one of someone else';
+const NOT_OWNER = "Someone else's public document (code NOT_OWNER), or a foreign Origin";
+
+/** What both reads of a document can answer besides 200. */
+const ApiDocumentRead = () =>
+  applyDecorators(
+    ApiResponse({
+      status: 304,
+      description: 'The If-None-Match tag is current',
+      headers: READ_HEADERS,
+    }),
+    ApiProblem(400, 'The id is not a UUID'),
+    ApiProblem(404, NOT_VISIBLE),
+  );
 
 const DocumentId = () =>
   Param(
@@ -96,13 +112,7 @@ export class DocumentsController {
 
   /** One document, with its ETag; 304 on a matching If-None-Match. */
   @ApiOkResponse({ type: DocumentDto, headers: READ_HEADERS })
-  @ApiResponse({
-    status: 304,
-    description: 'The If-None-Match tag is current',
-    headers: READ_HEADERS,
-  })
-  @ApiProblem(400, 'The id is not a UUID')
-  @ApiProblem(404, 'No such document, or a private one of someone else')
+  @ApiDocumentRead()
   @Get(':id')
   @SessionOptional()
   async read(
@@ -127,13 +137,7 @@ export class DocumentsController {
       CONTENT_TYPES.map((type) => [type, { schema: { type: 'string' } }]),
     ),
   })
-  @ApiResponse({
-    status: 304,
-    description: 'The If-None-Match tag is current',
-    headers: READ_HEADERS,
-  })
-  @ApiProblem(400, 'The id is not a UUID')
-  @ApiProblem(404, 'No such document, or a private one of someone else')
+  @ApiDocumentRead()
   @Get(':id/raw')
   @SessionOptional()
   async raw(
@@ -154,8 +158,8 @@ export class DocumentsController {
   }
 
   /** Changes a document of the caller's; a stale If-Match gets 412 and changes nothing. */
-  @ApiProblem(404, 'No such document, or a private one of someone else')
-  @ApiProblem(403, "Someone else's public document (code NOT_OWNER), or a foreign Origin")
+  @ApiProblem(404, NOT_VISIBLE)
+  @ApiProblem(403, NOT_OWNER)
   @ApiProblem(412, 'If-Match does not name the current version')
   @Patch(':id')
   async update(
@@ -171,8 +175,8 @@ export class DocumentsController {
   }
 
   /** Deletes a document of the caller's; it is gone from the cache before this answers. */
-  @ApiProblem(404, 'No such document, or a private one of someone else')
-  @ApiProblem(403, "Someone else's public document (code NOT_OWNER), or a foreign Origin")
+  @ApiProblem(404, NOT_VISIBLE)
+  @ApiProblem(403, NOT_OWNER)
   @Delete(':id')
   @HttpCode(204)
   remove(@DocumentId() id: string, @CurrentUser() caller: AuthContext): Promise<void> {

@@ -8,27 +8,9 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ProblemDetailsDto } from './problem-details.dto.js';
 import { RouteMethods } from './route-methods.js';
 import { TooManyRequestsException } from './too-many-requests.exception.js';
-
-/**
- * The one error body of the API, modelled on RFC 9457 problem details. `code` is stable and
- * meant for programs; `detail` is for people; `requestId` matches the response header and
- * the log line.
- */
-export interface ProblemDetails {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance: string;
-  requestId: string;
-  /** Field-level messages for validation failures. */
-  errors?: string[];
-  /** Per-dependency results when a health check fails. */
-  checks?: Record<string, unknown>;
-}
 
 /** Fastify's own errors (raised before a handler runs) and the codes they get here. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -39,7 +21,7 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
 };
 
-type Described = Pick<ProblemDetails, 'status' | 'code' | 'detail' | 'errors' | 'checks'>;
+type Described = Pick<ProblemDetailsDto, 'status' | 'code' | 'detail' | 'errors' | 'checks'>;
 
 /** A stable code for a status with no more specific one: 404 -> NOT_FOUND. */
 export function statusCode(status: number): string {
@@ -127,7 +109,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       }
     }
 
-    const problem: ProblemDetails = {
+    const problem: ProblemDetailsDto = {
       type: 'about:blank',
       title: STATUS_CODES[described.status] ?? 'Error',
       status: described.status,
