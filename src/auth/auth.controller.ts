@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req, Res } from '
 import { ConfigService } from '@nestjs/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../common/config/app-config.js';
-import { PageQuery } from '../common/pagination/page.js';
+import { PageQuery } from '../common/pagination/page.query.js';
 import type { UserDto } from '../users/dto/user.dto.js';
 import type { AuthContext } from './auth-context.js';
 import { AuthService } from './auth.service.js';

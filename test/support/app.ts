@@ -1,8 +1,10 @@
 import type { DynamicModule, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../src/app.module.js';
-import { createApp } from '../../src/app.setup.js';
+import { configureApp, createFastifyAdapter } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/common/config/app-config.js';
+import { observeResponses } from './contract.js';
 
 export interface RunningApp {
   app: NestFastifyApplication;
@@ -41,13 +43,20 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
   return loadConfig({ ...process.env, ...TEST_DEFAULTS, ...env });
 }
 
-/** Starts the production application on an ephemeral loopback port. */
+/**
+ * Starts the production application on an ephemeral loopback port, as `createApp` builds it,
+ * with every response reported to the contract check.
+ */
 export async function startApp({ env, controllers }: StartOptions = {}): Promise<RunningApp> {
   const config = testConfig(env);
   const root: DynamicModule = controllers
     ? { module: TestRootModule, imports: [AppModule.forRoot(config)], controllers }
     : AppModule.forRoot(config);
-  const app = await createApp(config, root);
+  const app = await NestFactory.create<NestFastifyApplication>(root, createFastifyAdapter(config), {
+    bufferLogs: true,
+  });
+  observeResponses(app.getHttpAdapter().getInstance());
+  await configureApp(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.getHttpServer().address() as { port: number };
   return { app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };

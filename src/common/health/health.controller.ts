@@ -10,9 +10,37 @@ import {
 } from '@nestjs/terminus';
 import { RedisService } from '../redis/redis.service.js';
 import { ReadinessService } from './readiness.service.js';
+import { ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../http/api-problem.decorator.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
+
+/** Dependencies by name, each with its state (`up` or `down`) and what its check reported. */
+const INDICATORS = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { type: 'string', enum: ['up', 'down'] } },
+    additionalProperties: true,
+  },
+  example: { database: { status: 'up' }, redis: { status: 'up' } },
+};
+
+/** A passing check, as @nestjs/terminus reports it; a failing one is a 503 problem. */
+const HEALTHY = {
+  description: 'The checks pass',
+  schema: {
+    type: 'object',
+    required: ['status', 'info', 'error', 'details'],
+    properties: {
+      status: { type: 'string', enum: ['ok'] },
+      info: INDICATORS,
+      error: { ...INDICATORS, example: {} },
+      details: INDICATORS,
+    },
+  },
+};
 
 @Public()
 @Controller('health')
@@ -26,16 +54,18 @@ export class HealthController {
   ) {}
 
   /** The process is up and serving HTTP. */
+  @ApiOkResponse(HEALTHY)
   @Get('live')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }
 
   /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
   @ApiProblem(503, 'A dependency is down, or the server is shutting down (see checks)')
+  @ApiOkResponse(HEALTHY)
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
   ready(): Promise<HealthCheckResult> {
     const checks: HealthIndicatorFunction[] = [
       () => {

@@ -1,5 +1,6 @@
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get, Header, ImATeapotException } from '@nestjs/common';
+import { ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblem } from './api-problem.decorator.js';
 
 const LANDING_PAGE = `<!doctype html>
@@ -23,6 +24,10 @@ const LANDING_PAGE = `<!doctype html>
 @Controller()
 export class LandingController {
   /** A small page that points people at the API documentation. */
+  @ApiOkResponse({
+    description: 'An HTML page',
+    content: { 'text/html': { schema: { type: 'string' } } },
+  })
   @Get()
   @Header('content-type', 'text/html; charset=utf-8')
   landing(): string {

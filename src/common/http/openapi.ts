@@ -12,6 +12,7 @@ const STATE_CHANGING = new Set(['post', 'put', 'patch', 'delete']);
 
 /** Answers that the server's global parts (hooks, guard, pipes, filter) can give on a route. */
 const COMMON_PROBLEMS: Record<string, string> = {
+  '405': 'The path does not take this method; `Allow` lists the methods it does',
   '429': 'Too many requests from this client (`Retry-After` says when to retry)',
   '500': 'An unexpected error; the body names only the request id',
 };
@@ -24,10 +25,27 @@ const BODY_PROBLEMS: Record<string, string> = {
   '413': 'A body larger than BODY_LIMIT_BYTES',
   '415': 'A body that is not application/json',
 };
+const QUERY_PROBLEMS: Record<string, string> = {
+  '400': 'A query parameter of the wrong type or out of bounds',
+};
 
-function problem(description: string) {
+/** Headers of the problem responses that carry one. */
+const PROBLEM_HEADERS: Record<string, Record<string, { description: string; schema: object }>> = {
+  '405': {
+    Allow: { description: 'The methods this path takes', schema: { type: 'string' } },
+  },
+  '429': {
+    'Retry-After': {
+      description: 'Seconds until the client may try again',
+      schema: { type: 'integer', minimum: 0 },
+    },
+  },
+};
+
+function problem(status: string, description: string) {
   return {
     description,
+    ...(PROBLEM_HEADERS[status] ? { headers: PROBLEM_HEADERS[status] } : {}),
     content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDetailsDto) } } },
   };
 }
@@ -47,10 +65,13 @@ function completeOperation(method: string, operation: OperationObject): void {
     ...COMMON_PROBLEMS,
     ...(session === 'required' ? SESSION_PROBLEMS : {}),
     ...(STATE_CHANGING.has(method) ? BODY_PROBLEMS : {}),
+    ...(operation.parameters?.some((parameter) => 'in' in parameter && parameter.in === 'query')
+      ? QUERY_PROBLEMS
+      : {}),
   };
   const responses: ResponsesObject = operation.responses ?? {};
   for (const [status, description] of Object.entries(problems)) {
-    responses[status] ??= problem(description);
+    responses[status] ??= problem(status, description);
   }
   operation.responses = responses;
 }

@@ -1,6 +1,6 @@
 /** The body of every error: RFC 9457 problem details with a stable code and the request id. */
 export class ProblemDetailsDto {
-  /** Always `about:blank`: `title` is the status text. */
+  /** Always `about:blank`: `title` is the status text. @example "about:blank" */
   type: string;
   /** @example "Not Found" */
   title: string;

@@ -1,28 +1,9 @@
 import { BadRequestException } from '@nestjs/common';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 /** One page of a list; `nextCursor` goes back as `?cursor=` and is null on the last page. */
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
-}
-
-/** `?limit=` and `?cursor=` of every list. */
-export class PageQuery {
-  /** Items per page, 1 to 100. */
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit: number = 20;
-
-  /** The `nextCursor` of the previous page. */
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
-  cursor?: string;
 }
 
 /** An opaque cursor for keyset pagination: the sort key of the last item of a page. */

@@ -12,22 +12,22 @@ export const MAX_CONTENT_BYTES = 512 * 1024;
 
 /** Body of `POST /documents`. */
 export class CreateDocumentDto {
-  /** 1 to 200 characters. */
+  /** 1 to 200 characters. @example "Meeting notes" */
   @IsString()
   @Length(1, 200)
   title: string;
 
-  /** Up to 512 KiB in UTF-8. */
+  /** Up to 512 KiB in UTF-8. @example "# Agenda\n\n1. Budget" */
   @IsString()
   @MaxBytes(MAX_CONTENT_BYTES)
   content: string;
 
-  /** How `/documents/{id}/raw` serves the content; text/plain when not given. */
+  /** How `/documents/{id}/raw` serves the content; text/plain when not given. @example "text/markdown" */
   @IsOptional()
   @IsIn(CONTENT_TYPES)
   contentType?: ContentType;
 
-  /** `private` (the default) documents exist only for their owner. */
+  /** `private` (the default) documents exist only for their owner. @example "private" */
   @IsOptional()
   @IsIn(VISIBILITIES)
   visibility?: Visibility;

@@ -1,5 +1,5 @@
 import { IsOptional, IsString, Length } from 'class-validator';
-import { PageQuery } from '../../common/pagination/page.js';
+import { PageQuery } from '../../common/pagination/page.query.js';
 
 /** `GET /documents` query: a page, optionally narrowed by a full-text search. */
 export class ListDocumentsQuery extends PageQuery {

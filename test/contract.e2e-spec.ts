@@ -1,0 +1,115 @@
+import { describe, expect, it } from '@jest/globals';
+import { Contract } from './support/contract.js';
+
+const json = { 'content-type': 'application/json; charset=utf-8' };
+const problemJson = { 'content-type': 'application/problem+json; charset=utf-8' };
+const problem = (status: number, instance: string) =>
+  JSON.stringify({
+    type: 'about:blank',
+    title: 'T',
+    status,
+    code: 'C',
+    instance,
+    requestId: 'r',
+  });
+
+describe('the contract check of e2e responses', () => {
+  const contract = new Contract();
+  const user = JSON.stringify({ userId: 1, username: 'ada', createdDate: null });
+
+  it('accepts a response the contract describes', () => {
+    expect(
+      contract.check({ method: 'GET', url: '/users/me', status: 200, headers: json, body: user }),
+    ).toEqual([]);
+    const missing = problem(404, '/documents/x');
+    expect(
+      contract.check({
+        method: 'GET',
+        url: '/documents/0b6f1f8e-3c1e-4a57-9d7a-5f0d1a2b3c4d?x=1',
+        status: 404,
+        headers: problemJson,
+        body: missing,
+      }),
+    ).toEqual([]);
+  });
+
+  it('rejects an undocumented status, a wrong media type and a body off the schema', () => {
+    const [status] = contract.check({
+      method: 'GET',
+      url: '/users/me',
+      status: 409,
+      headers: problemJson,
+      body: problem(409, '/users/me'),
+    });
+    expect(status).toMatch(/status 409 is not documented/);
+    const [media] = contract.check({
+      method: 'GET',
+      url: '/users/me',
+      status: 200,
+      headers: { 'content-type': 'text/plain' },
+      body: user,
+    });
+    expect(media).toMatch(/Content-Type text\/plain/);
+    const [extra] = contract.check({
+      method: 'GET',
+      url: '/users/me',
+      status: 200,
+      headers: json,
+      body: JSON.stringify({ userId: 1, username: 'ada', createdDate: null, passwordHash: 'x' }),
+    });
+    expect(extra).toMatch(/additional properties/);
+    const [wrongType] = contract.check({
+      method: 'GET',
+      url: '/users/me',
+      status: 200,
+      headers: json,
+      body: JSON.stringify({ userId: '1', username: 'ada', createdDate: null }),
+    });
+    expect(wrongType).toMatch(/userId must be number/);
+  });
+
+  it('rejects an unknown path answered with anything but a problem, and a bad header', () => {
+    expect(
+      contract.check({ method: 'GET', url: '/nope', status: 200, headers: json, body: '{}' }),
+    ).toEqual([expect.stringMatching(/a path the contract does not have/)]);
+    expect(
+      contract.check({
+        method: 'GET',
+        url: '/nope',
+        status: 404,
+        headers: problemJson,
+        body: problem(404, '/nope'),
+      }),
+    ).toEqual([]);
+    const [retryAfter] = contract.check({
+      method: 'GET',
+      url: '/users/me',
+      status: 429,
+      headers: { ...problemJson, 'retry-after': 'soon' },
+      body: problem(429, '/users/me'),
+    });
+    expect(retryAfter).toMatch(/Retry-After: soon/);
+  });
+
+  it('takes a 405 on a path that lacks the method, with the documented problem', () => {
+    const reply = { status: 405, headers: { ...problemJson, allow: 'GET, HEAD, DELETE' } };
+    expect(
+      contract.check({ method: 'PATCH', url: '/users/me', body: problem(405, '/x'), ...reply }),
+    ).toEqual([]);
+    expect(
+      contract.check({ method: 'PATCH', url: '/users/me', status: 200, headers: json, body: user }),
+    ).toEqual([expect.stringMatching(/patch is not an operation of the path/)]);
+  });
+
+  it('refuses to pass a streamed body it cannot read', () => {
+    expect(
+      contract.check({
+        method: 'GET',
+        url: '/users/me',
+        status: 200,
+        headers: json,
+        body: undefined,
+      }),
+    ).toEqual([expect.stringMatching(/streamed body/)]);
+  });
+});
