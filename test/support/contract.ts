@@ -89,7 +89,7 @@ export class Contract {
     this.ajv = new Ajv({ strict: false, allErrors: true });
     const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
     addFormats(this.ajv);
-    this.ajv.addSchema(this.document as unknown as Schema, 'openapi');
+    this.ajv.addSchema(this.document, 'openapi');
     this.templates = Object.keys(this.document.paths).map((template) => ({
       template,
       pattern: pathPattern(template),
@@ -145,7 +145,9 @@ export class Contract {
       .split(';')[0]
       .trim();
     if (!mediaTypes.includes(contentType)) {
-      problems.push(`${where}: Content-Type ${contentType || '(none)'} is not in ${mediaTypes}`);
+      problems.push(
+        `${where}: Content-Type ${contentType || '(none)'} is not in ${mediaTypes.join(', ')}`,
+      );
       return problems;
     }
     const schema = content[contentType].schema;
