@@ -23,7 +23,7 @@ import { CreateDocumentDto } from './dto/create-document.dto.js';
 import { DocumentDto, type DocumentPageDto } from './dto/document.dto.js';
 import { ListDocumentsQuery } from './dto/list-documents.query.js';
 import { UpdateDocumentDto } from './dto/update-document.dto.js';
-import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../common/http/api-problem.decorator.js';
 import { CONTENT_TYPES } from './entities/document.entity.js';
 
@@ -48,6 +48,11 @@ const ApiDocumentRead = () =>
     }),
     ApiProblem(400, 'The id is not a UUID'),
     ApiProblem(404, NOT_VISIBLE),
+    ApiHeader({
+      name: 'If-None-Match',
+      required: false,
+      description: 'ETag of the copy the client holds: 304 when it is still current',
+    }),
   );
 
 const DocumentId = () =>
@@ -161,6 +166,11 @@ export class DocumentsController {
   @ApiProblem(404, NOT_VISIBLE)
   @ApiProblem(403, NOT_OWNER)
   @ApiProblem(412, 'If-Match does not name the current version')
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'ETag of the version this change is based on: 412 when it is no longer current',
+  })
   @Patch(':id')
   async update(
     @DocumentId() id: string,

@@ -76,6 +76,14 @@ function completeOperation(method: string, operation: OperationObject): void {
   operation.responses = responses;
 }
 
+/** `documentsCreate` for DocumentsController.create: short, stable names for generated clients. */
+function operationId(controllerKey: string, methodKey: string): string {
+  const resource = controllerKey.replace(/Controller$/, '');
+  return (
+    resource[0].toLowerCase() + resource.slice(1) + methodKey[0].toUpperCase() + methodKey.slice(1)
+  );
+}
+
 /** The OpenAPI document of the application, built from its controllers and DTOs. */
 export function buildOpenApi(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -92,6 +100,7 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     extraModels: [ProblemDetailsDto],
+    operationIdFactory: operationId,
   });
   for (const path of Object.values(document.paths)) {
     for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const) {
