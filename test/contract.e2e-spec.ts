@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { Contract } from './support/contract.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Contract, contract } from './support/contract.js';
+import { ServerProcess } from './support/server-process.js';
 
 const json = { 'content-type': 'application/json; charset=utf-8' };
 const problemJson = { 'content-type': 'application/problem+json; charset=utf-8' };
@@ -14,16 +16,16 @@ const problem = (status: number, instance: string) =>
   });
 
 describe('the contract check of e2e responses', () => {
-  const contract = new Contract();
+  const judge = new Contract();
   const user = JSON.stringify({ userId: 1, username: 'ada', createdDate: null });
 
   it('accepts a response the contract describes', () => {
     expect(
-      contract.check({ method: 'GET', url: '/users/me', status: 200, headers: json, body: user }),
+      judge.check({ method: 'GET', url: '/users/me', status: 200, headers: json, body: user }),
     ).toEqual([]);
     const missing = problem(404, '/documents/x');
     expect(
-      contract.check({
+      judge.check({
         method: 'GET',
         url: '/documents/0b6f1f8e-3c1e-4a57-9d7a-5f0d1a2b3c4d?x=1',
         status: 404,
@@ -34,7 +36,7 @@ describe('the contract check of e2e responses', () => {
   });
 
   it('rejects an undocumented status, a wrong media type and a body off the schema', () => {
-    const [status] = contract.check({
+    const [status] = judge.check({
       method: 'GET',
       url: '/users/me',
       status: 409,
@@ -42,7 +44,7 @@ describe('the contract check of e2e responses', () => {
       body: problem(409, '/users/me'),
     });
     expect(status).toMatch(/status 409 is not documented/);
-    const [media] = contract.check({
+    const [media] = judge.check({
       method: 'GET',
       url: '/users/me',
       status: 200,
@@ -50,7 +52,7 @@ describe('the contract check of e2e responses', () => {
       body: user,
     });
     expect(media).toMatch(/Content-Type text\/plain/);
-    const [extra] = contract.check({
+    const [extra] = judge.check({
       method: 'GET',
       url: '/users/me',
       status: 200,
@@ -58,7 +60,7 @@ describe('the contract check of e2e responses', () => {
       body: JSON.stringify({ userId: 1, username: 'ada', createdDate: null, passwordHash: 'x' }),
     });
     expect(extra).toMatch(/additional properties/);
-    const [wrongType] = contract.check({
+    const [wrongType] = judge.check({
       method: 'GET',
       url: '/users/me',
       status: 200,
@@ -70,10 +72,10 @@ describe('the contract check of e2e responses', () => {
 
   it('rejects an unknown path answered with anything but a problem, and a bad header', () => {
     expect(
-      contract.check({ method: 'GET', url: '/nope', status: 200, headers: json, body: '{}' }),
+      judge.check({ method: 'GET', url: '/nope', status: 200, headers: json, body: '{}' }),
     ).toEqual([expect.stringMatching(/a path the contract does not have/)]);
     expect(
-      contract.check({
+      judge.check({
         method: 'GET',
         url: '/nope',
         status: 404,
@@ -81,7 +83,7 @@ describe('the contract check of e2e responses', () => {
         body: problem(404, '/nope'),
       }),
     ).toEqual([]);
-    const [retryAfter] = contract.check({
+    const [retryAfter] = judge.check({
       method: 'GET',
       url: '/users/me',
       status: 429,
@@ -94,16 +96,16 @@ describe('the contract check of e2e responses', () => {
   it('takes a 405 on a path that lacks the method, with the documented problem', () => {
     const reply = { status: 405, headers: { ...problemJson, allow: 'GET, HEAD, DELETE' } };
     expect(
-      contract.check({ method: 'PATCH', url: '/users/me', body: problem(405, '/x'), ...reply }),
+      judge.check({ method: 'PATCH', url: '/users/me', body: problem(405, '/x'), ...reply }),
     ).toEqual([]);
     expect(
-      contract.check({ method: 'PATCH', url: '/users/me', status: 200, headers: json, body: user }),
+      judge.check({ method: 'PATCH', url: '/users/me', status: 200, headers: json, body: user }),
     ).toEqual([expect.stringMatching(/patch is not an operation of the path/)]);
   });
 
   it('refuses to pass a streamed body it cannot read', () => {
     expect(
-      contract.check({
+      judge.check({
         method: 'GET',
         url: '/users/me',
         status: 200,
@@ -111,5 +113,20 @@ describe('the contract check of e2e responses', () => {
         body: undefined,
       }),
     ).toEqual([expect.stringMatching(/streamed body/)]);
+  });
+
+  it('hears the responses of the built server run as a process', async () => {
+    const server = await ServerProcess.start({ env: { LOG_LEVEL: 'silent' } });
+    try {
+      const before = contract.checked;
+      const reply = await fetch(`${server.url}/users/me`);
+      expect(reply.status).toBe(401);
+      for (let waited = 0; contract.checked === before && waited < 5_000; waited += 50) {
+        await sleep(50);
+      }
+      expect(contract.checked).toBe(before + 1);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -215,7 +215,7 @@ export class Contract {
   }
 }
 
-/** The one judge of the e2e run (per test file). */
+/** The one judge of a test file's responses. */
 export const contract = new Contract();
 
 function bodyText(payload: unknown): string | undefined {

@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/common/net/free-port.js';
+import { contract, type ObservedResponse } from './contract.js';
+
+/** Reports each response of the process on fd 3, for the contract check. */
+const REPORTER = fileURLToPath(new URL('../fixtures/report-responses.mjs', import.meta.url));
 
 export interface Exit {
   code: number | null;
@@ -30,8 +35,11 @@ export class ServerProcess {
     private readonly child: ChildProcess,
     readonly port: number,
   ) {
-    collectLines(child.stdout!, this.stdout);
-    collectLines(child.stderr!, this.stderr);
+    onLines(child.stdout!, (line) => this.stdout.push(line));
+    onLines(child.stderr!, (line) => this.stderr.push(line));
+    onLines(child.stdio[3] as NodeJS.ReadableStream, (line) =>
+      contract.record(JSON.parse(line) as ObservedResponse),
+    );
     this.exited = once(child, 'exit').then(([code, signal]) => ({
       code: code as number | null,
       signal: signal as NodeJS.Signals | null,
@@ -59,10 +67,11 @@ export class ServerProcess {
       env.PORT = String(await freePort());
     }
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-    const child = spawn(process.execPath, [options.script ?? 'dist/main.js', ...args], {
+    const script = options.script ?? 'dist/main.js';
+    const child = spawn(process.execPath, ['--import', REPORTER, script, ...args], {
       env,
       cwd: options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     return new ServerProcess(child, port);
   }
@@ -111,13 +120,13 @@ export class ServerProcess {
   }
 }
 
-function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
+function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let buffered = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
     buffered += chunk;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
-    into.push(...lines.filter(Boolean));
+    lines.filter(Boolean).forEach(onLine);
   });
 }
