@@ -7,6 +7,7 @@ import { DatabaseModule } from './common/database/database.module.js';
 import { HealthModule } from './common/health/health.module.js';
 import { HttpModule } from './common/http/http.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
+import { MetricsModule } from './common/metrics/metrics.module.js';
 import { RedisModule } from './common/redis/redis.module.js';
 import { ThrottlingModule } from './common/throttling/throttling.module.js';
 import { DocumentsModule } from './documents/documents.module.js';
@@ -29,6 +30,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
+        MetricsModule,
         ThrottlingModule,
         CacheStoreModule,
         HttpModule,

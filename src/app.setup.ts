@@ -16,6 +16,8 @@ import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
 import { RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
 import { loadTls } from './common/http/tls.js';
+import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
+import { MetricsService } from './common/metrics/metrics.service.js';
 import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
 import { RateLimitStore } from './common/throttling/rate-limit.store.js';
 
@@ -119,11 +121,17 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
+  const metrics = app.get(MetricsService);
   fastify.addHook(
     'onRequest',
-    rateLimitHook(app.get(RateLimitStore), config.getOrThrow('rateLimit', { infer: true })),
+    rateLimitHook(
+      app.get(RateLimitStore),
+      config.getOrThrow('rateLimit', { infer: true }),
+      metrics,
+    ),
   );
   fastify.addHook('onRequest', crossSiteGuard(origins));
+  fastify.addHook('onResponse', httpMetricsHook(metrics));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.
   const readiness = app.get(ReadinessService);

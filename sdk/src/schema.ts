@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics of this process: HTTP, document cache, rate limits, pools, runtime. */
+        get: operations["metricsScrape"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -373,7 +390,7 @@ export interface components {
              * @example text/markdown
              * @enum {string}
              */
-            contentType: "text/html" | "text/plain" | "text/markdown" | "application/json";
+            contentType: "text/plain" | "text/html" | "text/markdown" | "application/json";
             /**
              * @example private
              * @enum {string}
@@ -400,7 +417,7 @@ export interface components {
              * @example text/markdown
              * @enum {string}
              */
-            contentType: "text/html" | "text/plain" | "text/markdown" | "application/json";
+            contentType: "text/plain" | "text/html" | "text/markdown" | "application/json";
             /**
              * @example private
              * @enum {string}
@@ -648,6 +665,62 @@ export interface operations {
             };
             /** @description A dependency is down, or the server is shutting down (see checks) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    metricsScrape: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Prometheus text exposition format, version 0.0.4 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP http_rate_limited_total Requests refused with 429
+                     *     # TYPE http_rate_limited_total counter
+                     *     http_rate_limited_total{limiter="ip"} 0
+                     */
+                    "text/plain": string;
+                };
+            };
+            /** @description The path does not take this method; `Allow` lists the methods it does */
+            405: {
+                headers: {
+                    /** @description The methods this path takes */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description Too many requests from this client (`Retry-After` says when to retry) */
+            429: {
+                headers: {
+                    /** @description Seconds until the client may try again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description An unexpected error; the body names only the request id */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../common/config/app-config.js';
 import { TooManyRequestsException } from '../common/http/too-many-requests.exception.js';
+import { MetricsService } from '../common/metrics/metrics.service.js';
 import { RateLimitStore } from '../common/throttling/rate-limit.store.js';
 
 /**
@@ -19,6 +20,7 @@ export class LoginThrottle {
   constructor(
     private readonly store: RateLimitStore,
     config: ConfigService<AppConfig, true>,
+    private readonly metrics: MetricsService,
   ) {
     this.max = config.getOrThrow('auth', { infer: true }).loginRateLimitMax;
     this.windowMs = config.getOrThrow('rateLimit', { infer: true }).windowMs;
@@ -38,6 +40,7 @@ export class LoginThrottle {
     }
     if (retryAfterMs > 0) {
       this.logger.warn({ ip, username }, 'Too many sign-in attempts: refused');
+      this.metrics.countRateLimited('login');
       throw new TooManyRequestsException(
         Math.max(1, Math.ceil(retryAfterMs / 1000)),
         'Too many attempts; try again later',

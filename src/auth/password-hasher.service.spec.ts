@@ -2,10 +2,22 @@ import { describe, expect, it } from '@jest/globals';
 import type { ConfigService } from '@nestjs/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppConfig } from '../common/config/app-config.js';
+import type { HashQueueState, MetricsService } from '../common/metrics/metrics.service.js';
 import { MAX_CONCURRENT_HASHES, PasswordHasher, Semaphore } from './password-hasher.service.js';
 
 const configWithCost = (bcryptCost: number) =>
   ({ getOrThrow: () => ({ bcryptCost }) }) as unknown as ConfigService<AppConfig, true>;
+
+/** Keeps the queue reader the hasher hands to the metrics. */
+class FakeMetrics {
+  read?: () => HashQueueState;
+  watchHashQueue(read: () => HashQueueState): void {
+    this.read = read;
+  }
+}
+
+const hasherWithCost = (bcryptCost: number, metrics = new FakeMetrics()) =>
+  new PasswordHasher(configWithCost(bcryptCost), metrics as unknown as MetricsService);
 
 describe('Semaphore', () => {
   it('never runs more tasks at once than it has slots, and runs them all', async () => {
@@ -35,7 +47,7 @@ describe('Semaphore', () => {
 });
 
 describe('PasswordHasher', () => {
-  const hasher = new PasswordHasher(configWithCost(4));
+  const hasher = hasherWithCost(4);
 
   it('leaves at least one libuv thread for other work', () => {
     expect(MAX_CONCURRENT_HASHES).toBeGreaterThanOrEqual(1);
@@ -55,9 +67,19 @@ describe('PasswordHasher', () => {
 
   it('asks for a rehash only of hashes made at a lower cost', async () => {
     const cheap = await hasher.hash('pw');
-    const stronger = new PasswordHasher(configWithCost(5));
+    const stronger = hasherWithCost(5);
     expect(hasher.needsRehash(cheap)).toBe(false);
     expect(stronger.needsRehash(cheap)).toBe(true);
     expect(stronger.needsRehash(await stronger.hash('pw'))).toBe(false);
+  });
+
+  it('reports the operations waiting for a slot and those running', async () => {
+    const metrics = new FakeMetrics();
+    const watched = hasherWithCost(4, metrics);
+    expect(metrics.read?.()).toEqual({ waiting: 0, running: 0 });
+    const work = Array.from({ length: MAX_CONCURRENT_HASHES + 2 }, () => watched.hash('pw'));
+    expect(metrics.read?.()).toEqual({ waiting: 2, running: MAX_CONCURRENT_HASHES });
+    await Promise.all(work);
+    expect(metrics.read?.()).toEqual({ waiting: 0, running: 0 });
   });
 });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import bcrypt from 'bcrypt';
 import type { AppConfig } from '../common/config/app-config.js';
+import { MetricsService } from '../common/metrics/metrics.service.js';
 
 /**
  * Hash operations allowed at once: one less than libuv's pool (4 unless UV_THREADPOOL_SIZE
@@ -21,6 +22,11 @@ export class Semaphore {
     return this.waiting.length;
   }
 
+  /** Tasks holding a slot now. */
+  get running(): number {
+    return this.active;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.slots) await new Promise<void>((wake) => this.waiting.push(wake));
     else this.active += 1;
@@ -36,7 +42,7 @@ export class Semaphore {
 
 /**
  * bcrypt at the configured cost, always asynchronous and never more than
- * `MAX_CONCURRENT_HASHES` at a time.
+ * `MAX_CONCURRENT_HASHES` at a time. Its queue is reported at each metrics scrape.
  */
 @Injectable()
 export class PasswordHasher {
@@ -44,8 +50,9 @@ export class PasswordHasher {
   private readonly slots = new Semaphore(MAX_CONCURRENT_HASHES);
   private dummyHash?: Promise<string>;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(config: ConfigService<AppConfig, true>, metrics: MetricsService) {
     this.cost = config.getOrThrow('auth', { infer: true }).bcryptCost;
+    metrics.watchHashQueue(() => ({ waiting: this.slots.queued, running: this.slots.running }));
   }
 
   /** Hash operations waiting for a free slot. */

@@ -2,6 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import type { ConfigService } from '@nestjs/config';
 import type Keyv from 'keyv';
 import type { AppConfig } from '../common/config/app-config.js';
+import type { MetricsService } from '../common/metrics/metrics.service.js';
 import { DocumentCache } from './document-cache.js';
 import type { DocumentDto } from './dto/document.dto.js';
 
@@ -52,16 +53,23 @@ function cacheWith(ttlSeconds = 600) {
     AppConfig,
     true
   >;
-  return { cache: new DocumentCache(store as unknown as Keyv, config), store };
+  const metrics = { countCacheRead: jest.fn() };
+  const cache = new DocumentCache(
+    store as unknown as Keyv,
+    config,
+    metrics as unknown as MetricsService,
+  );
+  return { cache, store, counted: metrics.countCacheRead };
 }
 
 describe('DocumentCache', () => {
   it('loads on a miss, then serves the stored record', async () => {
-    const { cache } = cacheWith();
+    const { cache, counted } = cacheWith();
     const load = jest.fn(async () => DOC);
     await expect(cache.read(DOC.id, load)).resolves.toEqual({ record: DOC, outcome: 'MISS' });
     await expect(cache.read(DOC.id, load)).resolves.toEqual({ record: DOC, outcome: 'HIT' });
     expect(load).toHaveBeenCalledTimes(1);
+    expect(counted.mock.calls).toEqual([['MISS'], ['HIT']]);
   });
 
   it('shares one load between concurrent misses of one id', async () => {
@@ -89,10 +97,11 @@ describe('DocumentCache', () => {
   });
 
   it('reads around a failing store and says BYPASS', async () => {
-    const { cache, store } = cacheWith();
+    const { cache, store, counted } = cacheWith();
     store.down = true;
     const load = jest.fn(async () => DOC);
     await expect(cache.read(DOC.id, load)).resolves.toEqual({ record: DOC, outcome: 'BYPASS' });
+    expect(counted.mock.calls).toEqual([['BYPASS']]);
   });
 
   it('retries an invalidation that failed before it serves from the store again', async () => {
@@ -128,11 +137,12 @@ describe('DocumentCache', () => {
   });
 
   it('bypasses the store entirely when the TTL is 0', async () => {
-    const { cache, store } = cacheWith(0);
+    const { cache, store, counted } = cacheWith(0);
     await expect(cache.read(DOC.id, async () => DOC)).resolves.toEqual({
       record: DOC,
       outcome: 'BYPASS',
     });
     expect(store.get).not.toHaveBeenCalled();
+    expect(counted.mock.calls).toEqual([['BYPASS']]);
   });
 });

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import Keyv from 'keyv';
 import { CACHE_STORE } from '../common/cache/cache.module.js';
 import type { AppConfig } from '../common/config/app-config.js';
+import { MetricsService } from '../common/metrics/metrics.service.js';
 import type { DocumentDto } from './dto/document.dto.js';
 
 /** How a read was served: from the cache, from PostgreSQL after a miss, or around the cache. */
@@ -43,6 +44,7 @@ export class DocumentCache {
   constructor(
     @Inject(CACHE_STORE) private readonly store: Keyv,
     config: ConfigService<AppConfig, true>,
+    private readonly metrics: MetricsService,
   ) {
     this.ttlMs = config.getOrThrow('cache', { infer: true }).ttlSeconds * 1000;
   }
@@ -56,16 +58,22 @@ export class DocumentCache {
     id: string,
     load: (id: string) => Promise<DocumentDto | null>,
   ): Promise<{ record: DocumentDto | null; outcome: CacheOutcome }> {
-    if (!this.enabled) return { record: await load(id), outcome: 'BYPASS' };
+    if (!this.enabled) {
+      this.metrics.countCacheRead('BYPASS');
+      return { record: await load(id), outcome: 'BYPASS' };
+    }
     let cached: Entry | undefined;
     try {
       await this.flushPendingDeletes();
       cached = await withTimeout(this.store.get<Entry>(this.key(id)));
     } catch {
+      this.metrics.countCacheRead('BYPASS');
       return { record: await this.loadOnce(id, load, false), outcome: 'BYPASS' };
     }
-    if (cached) return { record: 'record' in cached ? cached.record : null, outcome: 'HIT' };
-    return { record: await this.loadOnce(id, load, true), outcome: 'MISS' };
+    const outcome = cached ? 'HIT' : 'MISS';
+    this.metrics.countCacheRead(outcome);
+    if (cached) return { record: 'record' in cached ? cached.record : null, outcome };
+    return { record: await this.loadOnce(id, load, true), outcome };
   }
 
   /**

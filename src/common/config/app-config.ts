@@ -105,6 +105,9 @@ const envSchema = z.object({
 
 export type Env = z.input<typeof envSchema>;
 
+/** The names of every variable above, for tools that check deployments against them. */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface AppConfig {
   http: {
     /** HTTPS (and, with `http2`, HTTP/2 next to HTTP/1.1) when both files are given. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { pinoHttpOptions } from './logging.module.js';
 
@@ -37,5 +38,16 @@ describe('pinoHttpOptions', () => {
       level: 'warn',
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
+  });
+
+  it('logs successful probes and scrapes at debug, and everything else as usual', () => {
+    const { customLogLevel } = pinoHttpOptions('info');
+    const levelOf = (url: string, statusCode: number) =>
+      customLogLevel!({ url } as IncomingMessage, { statusCode } as ServerResponse);
+    expect(levelOf('/health/ready', 200)).toBe('debug');
+    expect(levelOf('/metrics', 200)).toBe('debug');
+    expect(levelOf('/health/ready', 503)).toBe('error');
+    expect(levelOf('/metrics-and-more', 200)).toBe('info');
+    expect(levelOf('/nope', 404)).toBe('warn');
   });
 });

@@ -5,7 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { stdTimeFunctions, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
-import { ROUTE_TEMPLATE } from '../http/request-context.js';
+import { routeTemplateOf } from '../http/request-context.js';
 
 /** Paths pino replaces with "[Redacted]": credentials never reach the log. */
 export const REDACTED_PATHS = [
@@ -21,10 +21,11 @@ export const REDACTED_PATHS = [
   '*.*.password',
 ];
 
-type RequestWithRoute = IncomingMessage & { [ROUTE_TEMPLATE]?: string };
-
-/** Probes hit the health routes every few seconds; their successes are logged at debug. */
-const PROBE_PATHS = /^\/health\/(live|ready)(\?|$)/;
+/**
+ * Probes hit the health routes every few seconds, and Prometheus scrapes /metrics: their
+ * successes are logged at debug.
+ */
+const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 
 /**
  * JSON lines: one line per request with method, URL, route template, status, duration and
@@ -37,7 +38,7 @@ export function pinoHttpOptions(level: LevelWithSilent): Options {
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS },
     quietReqLogger: true,
-    customProps: (req) => ({ route: (req as RequestWithRoute)[ROUTE_TEMPLATE] }),
+    customProps: (req) => ({ route: routeTemplateOf(req) }),
     customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';

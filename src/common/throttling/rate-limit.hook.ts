@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { TooManyRequestsException } from '../http/too-many-requests.exception.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
 import type { RateLimitStore } from './rate-limit.store.js';
 
 /** Probes and scrapers are never limited. */
@@ -12,9 +13,13 @@ const EXEMPT = /^\/(health\/|metrics(\?|$))/;
  * before any body is read or any route runs. Answers carry the IETF `RateLimit-Policy` and
  * `RateLimit` headers; beyond the budget 429 with `Retry-After`. The client IP honours
  * `TRUST_PROXY`. If the store cannot be reached, requests are let through and the log says
- * so once.
+ * so once. Refusals are counted in `metrics`.
  */
-export function rateLimitHook(store: RateLimitStore, { max, windowMs }: AppConfig['rateLimit']) {
+export function rateLimitHook(
+  store: RateLimitStore,
+  { max, windowMs }: AppConfig['rateLimit'],
+  metrics: Pick<MetricsService, 'countRateLimited'>,
+) {
   const logger = new Logger('RateLimit');
   const policy = `${max};w=${Math.ceil(windowMs / 1000)}`;
   let storeDown = false;
@@ -41,6 +46,7 @@ export function rateLimitHook(store: RateLimitStore, { max, windowMs }: AppConfi
       .header('ratelimit-policy', policy)
       .header('ratelimit', `limit=${max}, remaining=${remaining}, reset=${reset}`);
     if (count.hits > max) {
+      metrics.countRateLimited('ip');
       throw new TooManyRequestsException(reset, 'Too many requests; slow down', 'RATE_LIMITED');
     }
   };

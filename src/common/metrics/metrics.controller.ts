@@ -1,0 +1,31 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOkResponse } from '@nestjs/swagger';
+import { prometheusContentType } from 'prom-client';
+import { Public } from '../../auth/decorators/auth.decorators.js';
+import { MetricsService } from './metrics.service.js';
+
+@Public()
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  /** Prometheus metrics of this process: HTTP, document cache, rate limits, pools, runtime. */
+  @ApiOkResponse({
+    description: 'The Prometheus text exposition format, version 0.0.4',
+    content: {
+      'text/plain': {
+        schema: { type: 'string' },
+        example:
+          '# HELP http_rate_limited_total Requests refused with 429\n' +
+          '# TYPE http_rate_limited_total counter\n' +
+          'http_rate_limited_total{limiter="ip"} 0\n',
+      },
+    },
+  })
+  @Get()
+  @Header('content-type', prometheusContentType)
+  @Header('cache-control', 'no-store')
+  scrape(): Promise<string> {
+    return this.metrics.scrape();
+  }
+}
