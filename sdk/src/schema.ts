@@ -355,16 +355,6 @@ export interface components {
         };
         CreateDocumentDto: {
             /**
-             * @description 1 to 200 characters.
-             * @example Meeting notes
-             */
-            title: string;
-            /**
-             * @description Up to 512 KiB in UTF-8.
-             * @example # Agenda\n\n1. Budget
-             */
-            content: string;
-            /**
              * @description How `/documents/{id}/raw` serves the content; text/plain when not given.
              * @example text/markdown
              * @enum {string}
@@ -376,8 +366,28 @@ export interface components {
              * @enum {string}
              */
             visibility?: "private" | "public";
+            /**
+             * @description 1 to 200 characters.
+             * @example Meeting notes
+             */
+            title: string;
+            /**
+             * @description Up to 512 KiB in UTF-8.
+             * @example # Agenda\n\n1. Budget
+             */
+            content: string;
         };
         DocumentDto: {
+            /**
+             * @example text/markdown
+             * @enum {string}
+             */
+            contentType: "text/plain" | "text/markdown" | "text/html" | "application/json";
+            /**
+             * @example private
+             * @enum {string}
+             */
+            visibility: "private" | "public";
             /** @example 0b6f1f8e-3c1e-4a57-9d7a-5f0d1a2b3c4d */
             id: string;
             /** @example 42 */
@@ -386,16 +396,6 @@ export interface components {
             title: string;
             /** @example # Agenda\n\n1. Budget */
             content: string;
-            /**
-             * @example text/markdown
-             * @enum {string}
-             */
-            contentType: "text/plain" | "text/html" | "text/markdown" | "application/json";
-            /**
-             * @example private
-             * @enum {string}
-             */
-            visibility: "private" | "public";
             /**
              * @description 1 when created, one more with each change.
              * @example 3
@@ -407,22 +407,22 @@ export interface components {
             updatedAt: string;
         };
         DocumentSummaryDto: {
+            /**
+             * @example text/markdown
+             * @enum {string}
+             */
+            contentType: "text/plain" | "text/markdown" | "text/html" | "application/json";
+            /**
+             * @example private
+             * @enum {string}
+             */
+            visibility: "private" | "public";
             /** @example 0b6f1f8e-3c1e-4a57-9d7a-5f0d1a2b3c4d */
             id: string;
             /** @example 42 */
             ownerId: number;
             /** @example Meeting notes */
             title: string;
-            /**
-             * @example text/markdown
-             * @enum {string}
-             */
-            contentType: "text/plain" | "text/html" | "text/markdown" | "application/json";
-            /**
-             * @example private
-             * @enum {string}
-             */
-            visibility: "private" | "public";
             /** @example 3 */
             version: number;
             /** @example 2026-11-25T09:30:00.000Z */
@@ -436,16 +436,6 @@ export interface components {
         };
         UpdateDocumentDto: {
             /**
-             * @description 1 to 200 characters.
-             * @example Meeting notes
-             */
-            title?: string;
-            /**
-             * @description Up to 512 KiB in UTF-8.
-             * @example # Agenda\n\n1. Budget
-             */
-            content?: string;
-            /**
              * @description How `/documents/{id}/raw` serves the content; text/plain when not given.
              * @example text/markdown
              * @enum {string}
@@ -457,6 +447,16 @@ export interface components {
              * @enum {string}
              */
             visibility?: "private" | "public";
+            /**
+             * @description 1 to 200 characters.
+             * @example Meeting notes
+             */
+            title?: string;
+            /**
+             * @description Up to 512 KiB in UTF-8.
+             * @example # Agenda\n\n1. Budget
+             */
+            content?: string;
         };
     };
     responses: never;

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import {
   CONTENT_TYPES,
@@ -23,11 +24,13 @@ export class CreateDocumentDto {
   content: string;
 
   /** How `/documents/{id}/raw` serves the content; text/plain when not given. @example "text/markdown" */
+  @ApiPropertyOptional({ enum: CONTENT_TYPES })
   @IsOptional()
   @IsIn(CONTENT_TYPES)
   contentType?: ContentType;
 
   /** `private` (the default) documents exist only for their owner. @example "private" */
+  @ApiPropertyOptional({ enum: VISIBILITIES })
   @IsOptional()
   @IsIn(VISIBILITIES)
   visibility?: Visibility;

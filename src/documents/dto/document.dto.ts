@@ -1,4 +1,10 @@
-import type { ContentType, Visibility } from '../entities/document.entity.js';
+import { ApiProperty } from '@nestjs/swagger';
+import {
+  CONTENT_TYPES,
+  VISIBILITIES,
+  type ContentType,
+  type Visibility,
+} from '../entities/document.entity.js';
 
 /** A document as the API shows it. */
 export class DocumentDto {
@@ -11,8 +17,10 @@ export class DocumentDto {
   /** @example "# Agenda\n\n1. Budget" */
   content: string;
   /** @example "text/markdown" */
+  @ApiProperty({ enum: CONTENT_TYPES })
   contentType: ContentType;
   /** @example "private" */
+  @ApiProperty({ enum: VISIBILITIES })
   visibility: Visibility;
   /** 1 when created, one more with each change. @example 3 */
   version: number;
@@ -31,8 +39,10 @@ export class DocumentSummaryDto {
   /** @example "Meeting notes" */
   title: string;
   /** @example "text/markdown" */
+  @ApiProperty({ enum: CONTENT_TYPES })
   contentType: ContentType;
   /** @example "private" */
+  @ApiProperty({ enum: VISIBILITIES })
   visibility: Visibility;
   /** @example 3 */
   version: number;
