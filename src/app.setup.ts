@@ -1,7 +1,8 @@
 import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import helmet, { type HelmetOptions } from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import { ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
@@ -12,8 +13,9 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
+import { bodyDepthGuard, clientErrorHandler, frameworkErrors } from './common/http/edge-errors.js';
 import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
-import { RouteMethods } from './common/http/route-methods.js';
+import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
 import { loadTls } from './common/http/tls.js';
 import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
@@ -25,7 +27,7 @@ import { RateLimitStore } from './common/throttling/rate-limit.store.js';
  * Security headers for a JSON API: nothing may be loaded or framed from its responses.
  * `/documents/{id}/raw` replaces the policy with its own sandbox.
  */
-const HELMET_OPTIONS: FastifyHelmetOptions = {
+const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
     useDefaults: false,
     directives: {
@@ -36,6 +38,25 @@ const HELMET_OPTIONS: FastifyHelmetOptions = {
     },
   },
 };
+
+/**
+ * The headers helmet sets for `options`, computed once: they do not depend on the request.
+ * (@fastify/helmet builds helmet's middleware again, policy parsing included, for every
+ * request, which cost about a fifth of the CPU of a small route; see bench/RESULTS.md.)
+ */
+function securityHeaders(options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: string | number) => {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, () => undefined);
+  return headers;
+}
 
 /** Swagger UI loads its own scripts, styles and images, and calls the API, from this origin. */
 const DOCS_CSP = [
@@ -49,9 +70,16 @@ const DOCS_CSP = [
   "form-action 'self'",
 ].join('; ');
 
-/** Responses of 1 KiB and more, by Accept-Encoding; brotli at a quality that costs little CPU. */
+/**
+ * Responses of 1 KiB and more, by Accept-Encoding; brotli at a quality that costs little CPU.
+ * Bodies up to 64 KiB are compressed in one synchronous call rather than through a zlib stream
+ * on the thread pool: for the JSON this API sends, the stream's setup and hand-offs cost more
+ * than the compression (the plugin's default ceiling is 8 KiB on two cores; see
+ * bench/RESULTS.md). Larger bodies still stream, so no single call blocks for long.
+ */
 const COMPRESS_OPTIONS: FastifyCompressOptions = {
   threshold: 1024,
+  syncThreshold: 64 * 1024,
   encodings: ['br', 'gzip', 'deflate'],
   brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
 };
@@ -79,6 +107,10 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     keepAliveTimeout: keepAliveTimeoutMs,
     genReqId: requestIdFor,
     return503OnClosing: true,
+    // Errors raised before routing get problem details like every other error.
+    clientErrorHandler,
+    frameworkErrors,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     ...(tls && { https: loadTls(tls), http2: tls.http2 }),
   };
   // One adapter type for every transport: the app uses only what HTTP/1 and HTTP/2 share.
@@ -101,7 +133,6 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
   await app.register(fastifyCookie);
-  await app.register(fastifyHelmet, HELMET_OPTIONS);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);
   const { origins } = config.getOrThrow('cors', { infer: true });
   if (origins.length > 0) {
@@ -116,8 +147,9 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
+  const security = securityHeaders(HELMET_OPTIONS);
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.headers(customHeaders).header('x-request-id', request.id);
+    void reply.headers(security).headers(customHeaders).header('x-request-id', request.id);
     (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
@@ -131,6 +163,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
     ),
   );
   fastify.addHook('onRequest', crossSiteGuard(origins));
+  fastify.addHook('preValidation', bodyDepthGuard());
   fastify.addHook('onResponse', httpMetricsHook(metrics));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.

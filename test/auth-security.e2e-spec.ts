@@ -72,6 +72,47 @@ describe('input validation at the edge', () => {
     });
     expect(reply.status).toBe(400);
   });
+
+  it('refuses a document whose title or content holds U+0000 with 400, not a 500', async () => {
+    const session = await login(server.url, await signup(server.url));
+    for (const body of [
+      { title: 'nul\u0000', content: 'c' },
+      { title: 't', content: 'a\u0000b' },
+    ]) {
+      const reply = await call(server.url, 'POST', '/documents', { session, body });
+      expect(reply.status).toBe(400);
+      expect(reply.body).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+  });
+
+  it('answers a deeply nested JSON body with 400, not a 500', async () => {
+    const rawBody = '['.repeat(100_000) + ']'.repeat(100_000);
+    const reply = await call(server.url, 'POST', '/auth/signup', { rawBody });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: 'MALFORMED_JSON' });
+  });
+
+  it('answers a URL that is not valid UTF-8 with 400 problem details', async () => {
+    const reply = await call(server.url, 'GET', '/documents/%c0%ae%c0%ae');
+    expect(reply.status).toBe(400);
+    expect(reply.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(reply.body).toMatchObject({ code: 'MALFORMED_URL', status: 400 });
+  });
+
+  it('answers an overlong id as a malformed one', async () => {
+    const reply = await call(server.url, 'GET', `/documents/${'a'.repeat(5_000)}`);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: 'INVALID_ID' });
+  });
+
+  it('answers 405 to a method the path does not take, whatever its body or Origin', async () => {
+    const reply = await call(server.url, 'PATCH', '/health/live', {
+      rawBody: 'not json',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+    });
+    expect(reply.status).toBe(405);
+    expect(reply.headers.allow).toBe('GET, HEAD');
+  });
 });
 
 describe('cross-site request forgery', () => {

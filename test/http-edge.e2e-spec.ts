@@ -140,6 +140,20 @@ describe('the HTTP edge', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
     });
 
+    it('answers bytes that are not HTTP, and headers over the limit, with problem details', async () => {
+      const garbage = await RawConnection.open(server.url);
+      garbage.write('GET /documents/\u0000 HTTP/1.1\r\nHost: x\r\n\r\n');
+      await garbage.closed;
+      expect(garbage.text).toMatch(/^HTTP\/1\.1 400 /);
+      expect(garbage.text).toMatch(/content-type: application\/problem\+json/i);
+      expect(JSON.parse(garbage.text.split('\r\n\r\n')[1])).toMatchObject({ status: 400 });
+      const huge = await RawConnection.open(server.url);
+      huge.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      await huge.closed;
+      expect(huge.text).toMatch(/^HTTP\/1\.1 431 /);
+      expect(JSON.parse(huge.text.split('\r\n\r\n')[1])).toMatchObject({ status: 431 });
+    });
+
     it('answers 408 to a client that stops sending its body', async () => {
       const connection = await RawConnection.open(server.url);
       connection.write(

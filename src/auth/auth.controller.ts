@@ -12,7 +12,7 @@ import { CredentialsDto } from './dto/credentials.dto.js';
 import type { SessionPageDto } from './dto/session.dto.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
-import { ApiProblem } from '../common/http/api-problem.decorator.js';
+import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
 
 @Controller('auth')
 export class AuthController {
@@ -28,6 +28,7 @@ export class AuthController {
 
   /** Creates an account. 409 when the username is taken. */
   @Public()
+  @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
@@ -36,6 +37,7 @@ export class AuthController {
 
   /** Signs in: a new session, whose token comes back in the `sid` cookie. */
   @Public()
+  @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
   @Post('login')
   @HttpCode(200)

@@ -1,15 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import bcrypt from 'bcrypt';
+import { availableParallelism } from 'node:os';
 import type { AppConfig } from '../common/config/app-config.js';
 import { MetricsService } from '../common/metrics/metrics.service.js';
 
 /**
  * Hash operations allowed at once: one less than libuv's pool (4 unless UV_THREADPOOL_SIZE
  * says otherwise), so that a login storm never takes every thread that file and DNS work
- * also needs.
+ * also needs, and one less than the CPU cores, so that it never takes every core from the
+ * event loop either (bcrypt is pure CPU: more hashes than cores only slow everything down).
  */
-export const MAX_CONCURRENT_HASHES = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE ?? 4) - 1);
+export const MAX_CONCURRENT_HASHES = Math.max(
+  1,
+  Math.min(Number(process.env.UV_THREADPOOL_SIZE ?? 4), availableParallelism()) - 1,
+);
 
 /** A counting semaphore: `run` waits for a free slot, first come first served. */
 export class Semaphore {

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtension, ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ProblemDetailsDto } from './problem-details.dto.js';
 
 /** Documents a problem response a route gives on its own (404, 409, 412, ...). */
@@ -14,3 +14,12 @@ export const ApiProblem = (status: number, description: string) =>
       },
     }),
   );
+
+/** Marks an operation that needs PostgreSQL; the OpenAPI document adds its 503. */
+export const DATABASE_EXTENSION = 'x-database';
+
+/**
+ * The route needs PostgreSQL even without a session (routes that take a session need it for
+ * the session lookup anyway): it answers 503 `DATABASE_UNAVAILABLE` while it is unreachable.
+ */
+export const ApiUsesDatabase = () => ApiExtension(DATABASE_EXTENSION, true);

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { SESSION_EXTENSION } from '../../auth/decorators/auth.decorators.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
+import { DATABASE_EXTENSION } from './api-problem.decorator.js';
 import { ProblemDetailsDto } from './problem-details.dto.js';
 
 type OperationObject = NonNullable<OpenAPIObject['paths'][string]['get']>;
@@ -25,8 +26,17 @@ const BODY_PROBLEMS: Record<string, string> = {
   '413': 'A body larger than BODY_LIMIT_BYTES',
   '415': 'A body that is not application/json',
 };
+const DATABASE_PROBLEMS: Record<string, string> = {
+  '503':
+    'PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry',
+};
 const QUERY_PROBLEMS: Record<string, string> = {
   '400': 'A query parameter of the wrong type or out of bounds',
+};
+
+const RETRY_AFTER = {
+  description: 'Seconds until the client may try again',
+  schema: { type: 'integer', minimum: 0 },
 };
 
 /** Headers of the problem responses that carry one. */
@@ -34,12 +44,8 @@ const PROBLEM_HEADERS: Record<string, Record<string, { description: string; sche
   '405': {
     Allow: { description: 'The methods this path takes', schema: { type: 'string' } },
   },
-  '429': {
-    'Retry-After': {
-      description: 'Seconds until the client may try again',
-      schema: { type: 'integer', minimum: 0 },
-    },
-  },
+  '429': { 'Retry-After': RETRY_AFTER },
+  '503': { 'Retry-After': RETRY_AFTER },
 };
 
 function problem(status: string, description: string) {
@@ -53,17 +59,21 @@ function problem(status: string, description: string) {
 /**
  * Completes each operation with what the global parts of the server do: its security (the
  * session cookie, none, or either, from `@Public()` and `@SessionOptional()`) and the problem
- * responses they can give.
+ * responses they can give, 503 included wherever PostgreSQL is needed.
  */
 function completeOperation(method: string, operation: OperationObject): void {
   const extensions = operation as OperationObject & Record<string, unknown>;
   const session = (extensions[SESSION_EXTENSION] as string | undefined) ?? 'required';
+  // Looking a session up takes PostgreSQL, so every route that reads one needs it.
+  const database = session !== 'none' || extensions[DATABASE_EXTENSION] === true;
   delete extensions[SESSION_EXTENSION];
+  delete extensions[DATABASE_EXTENSION];
   operation.security =
     session === 'none' ? [] : session === 'optional' ? [{}, { [SCHEME]: [] }] : [{ [SCHEME]: [] }];
   const problems = {
     ...COMMON_PROBLEMS,
     ...(session === 'required' ? SESSION_PROBLEMS : {}),
+    ...(database ? DATABASE_PROBLEMS : {}),
     ...(STATE_CHANGING.has(method) ? BODY_PROBLEMS : {}),
     ...(operation.parameters?.some((parameter) => 'in' in parameter && parameter.in === 'query')
       ? QUERY_PROBLEMS

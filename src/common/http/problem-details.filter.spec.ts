@@ -114,6 +114,38 @@ describe('ProblemDetailsFilter', () => {
     );
   });
 
+  it('answers 503 with Retry-After while PostgreSQL cannot be reached, without its details', () => {
+    const warned = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    logged.mockClear();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    const shutDown = Object.assign(
+      new Error('terminating connection due to administrator command'),
+      {
+        driverError: Object.assign(new Error('terminating connection'), { code: '57P01' }),
+      },
+    );
+    for (const error of [refused, shutDown, new Error('Connection terminated unexpectedly')]) {
+      const { host, sent } = hostFor();
+      filter.catch(error, host);
+      expect(sent.status).toBe(503);
+      expect(sent.headers['retry-after']).toBe('5');
+      expect(sent.body).toMatchObject({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+      expect(JSON.stringify(sent.body)).not.toMatch(/10\.0\.0\.7|administrator/);
+    }
+    expect(warned).toHaveBeenCalledTimes(3);
+    expect(logged).not.toHaveBeenCalled();
+  });
+
+  it('keeps a query that PostgreSQL refused a 500', () => {
+    const { host, sent } = hostFor();
+    const error = Object.assign(new Error('syntax error at or near "SELCT"'), { code: '42601' });
+    filter.catch(error, host);
+    expect(sent.status).toBe(500);
+    expect(sent.headers['retry-after']).toBeUndefined();
+  });
+
   it('turns a route miss on a path served by other methods into 405 with Allow', () => {
     const { host, sent } = hostFor('/things/7', true);
     filter.catch(new NotFoundException('Cannot POST /things/7'), host);

@@ -8,6 +8,10 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  isDatabaseUnavailable,
+} from '../database/database-unavailable.js';
 import type { ProblemDetailsDto } from './problem-details.dto.js';
 import { RouteMethods } from './route-methods.js';
 import { TooManyRequestsException } from './too-many-requests.exception.js';
@@ -21,7 +25,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
 };
 
-type Described = Pick<ProblemDetailsDto, 'status' | 'code' | 'detail' | 'errors' | 'checks'>;
+type Described = Pick<ProblemDetailsDto, 'status' | 'code' | 'detail' | 'errors' | 'checks'> & {
+  retryAfterSeconds?: number;
+};
 
 /** A stable code for a status with no more specific one: 404 -> NOT_FOUND. */
 export function statusCode(status: number): string {
@@ -95,9 +101,16 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     let described =
       exception instanceof HttpException
         ? describeHttpException(exception)
-        : (describeClientError(exception) ?? this.unexpected(exception, request));
+        : (describeClientError(exception) ??
+          this.unavailable(exception, request) ??
+          this.unexpected(exception, request));
     const path = request.url.split('?')[0];
-    if (described.status === 404 && request.is404) {
+    // No route matched: whatever the hooks or the body parser objected to first, the answer
+    // is that there is nothing here (404), or not for this method (405).
+    if (request.is404 && described.status < 500 && described.status !== 429) {
+      if (described.status !== 404) {
+        described = { status: 404, code: 'NOT_FOUND', detail: `Cannot ${request.method} ${path}` };
+      }
       const allow = this.routes.allowed(path);
       if (allow.length > 0) {
         void reply.header('allow', allow.join(', '));
@@ -121,13 +134,31 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       ...(described.checks && { checks: described.checks }),
     };
     if (reply.sent) return;
-    if (exception instanceof TooManyRequestsException) {
-      void reply.header('retry-after', String(exception.retryAfterSeconds));
-    }
+    const retryAfter =
+      exception instanceof TooManyRequestsException
+        ? exception.retryAfterSeconds
+        : described.retryAfterSeconds;
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply
       .status(problem.status)
       .header('content-type', 'application/problem+json; charset=utf-8')
       .send(problem);
+  }
+
+  /**
+   * PostgreSQL cannot be reached: a 503 that the client may retry, not a fault of this
+   * request. Logged in one line without a stack, since the cause is not in this code.
+   */
+  private unavailable(exception: unknown, request: FastifyRequest): Described | undefined {
+    if (!isDatabaseUnavailable(exception)) return undefined;
+    const message = exception instanceof Error ? exception.message : String(exception);
+    this.logger.warn({ requestId: request.id }, `Database unavailable: ${message}`);
+    return {
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      code: 'DATABASE_UNAVAILABLE',
+      detail: 'The database cannot be reached; try again shortly',
+      retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
+    };
   }
 
   private unexpected(exception: unknown, request: FastifyRequest): Described {

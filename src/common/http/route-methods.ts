@@ -2,12 +2,18 @@ import { Injectable } from '@nestjs/common';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 
 /**
+ * Longest path parameter the routers match: above Node's 16 KiB limit on the request head, so
+ * an overlong id reaches its pipe and is a malformed one (400), not a 414 or a 404.
+ */
+export const MAX_PARAM_LENGTH = 65_536;
+
+/**
  * Every route the server serves, in a router of its own, to tell which methods a path
  * answers: the `Allow` header of a 405 comes from here, never from a hand-kept list.
  */
 @Injectable()
 export class RouteMethods {
-  private readonly router = FindMyWay();
+  private readonly router = FindMyWay({ maxParamLength: MAX_PARAM_LENGTH });
   private readonly methods = new Set<HTTPMethod>();
 
   add(method: string | string[], url: string): void {

@@ -7,6 +7,7 @@ import {
   type Visibility,
 } from '../entities/document.entity.js';
 import { MaxBytes } from './max-bytes.js';
+import { NoNulCharacter } from './no-nul-character.js';
 
 /** Largest content accepted: 512 KiB in UTF-8. */
 export const MAX_CONTENT_BYTES = 512 * 1024;
@@ -16,11 +17,13 @@ export class CreateDocumentDto {
   /** 1 to 200 characters. @example "Meeting notes" */
   @IsString()
   @Length(1, 200)
+  @NoNulCharacter()
   title: string;
 
   /** Up to 512 KiB in UTF-8. @example "# Agenda\n\n1. Budget" */
   @IsString()
   @MaxBytes(MAX_CONTENT_BYTES)
+  @NoNulCharacter()
   content: string;
 
   /** How `/documents/{id}/raw` serves the content; text/plain when not given. @example "text/markdown" */
