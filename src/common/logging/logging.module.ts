@@ -37,8 +37,21 @@ export function pinoHttpOptions(level: LevelWithSilent): Options {
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS },
+    // One child logger per request, with the request id. The request and the route go on the
+    // completion line itself: as bindings (pino-http's default, and `customProps`) they would
+    // cost two more child loggers, serialized eagerly, on every request.
     quietReqLogger: true,
-    customProps: (req) => ({ route: routeTemplateOf(req) }),
+    quietResLogger: true,
+    customSuccessObject: (req, _res, value: object) => ({
+      req,
+      ...value,
+      route: routeTemplateOf(req),
+    }),
+    customErrorObject: (req, _res, _error, value: object) => ({
+      req,
+      ...value,
+      route: routeTemplateOf(req),
+    }),
     customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
       if (error || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
