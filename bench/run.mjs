@@ -882,9 +882,14 @@ async function main() {
     }
     await stopAll();
     printTable(outcomes);
-    await writeResults(join(HERE, 'RESULTS.md'), outcomes, environment, data, startedAt);
-    writeChart(join(HERE, 'results.svg'), outcomes);
-    say('\nWrote bench/RESULTS.md and bench/results.svg');
+    if (ONLY) {
+      // A partial run (BENCH_ONLY) must not replace the results of a whole one.
+      say('\nBENCH_ONLY: bench/RESULTS.md and bench/results.svg left as they were');
+    } else {
+      await writeResults(join(HERE, 'RESULTS.md'), outcomes, environment, data, startedAt);
+      writeChart(join(HERE, 'results.svg'), outcomes);
+      say('\nWrote bench/RESULTS.md and bench/results.svg');
+    }
   } catch (error) {
     if (!interrupted) {
       say(`\nBenchmark failed: ${error instanceof Error ? error.stack : String(error)}`);
