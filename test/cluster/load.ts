@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { call, type Reply } from '../support/http.js';
 
 export type Kind = 'read' | 'list' | 'login' | 'write';
 
@@ -31,11 +32,7 @@ export interface Written {
   content: string;
 }
 
-export interface HttpReply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
+export type HttpReply = Reply;
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const FAILURE_BACKOFF_MS = 50;
@@ -49,43 +46,7 @@ export function send(
   path: string,
   options: { body?: unknown; session?: string; localAddress?: string } = {},
 ): Promise<HttpReply> {
-  const url = new URL(path, baseUrl);
-  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-  const headers: Record<string, string> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(Buffer.byteLength(payload));
-  }
-  if (options.session) headers.cookie = `sid=${options.session}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method,
-        headers,
-        agent,
-        localAddress: options.localAddress,
-        timeout: REQUEST_TIMEOUT_MS,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return call(baseUrl, method, path, { ...options, agent, timeoutMs: REQUEST_TIMEOUT_MS });
 }
 
 interface Operation {

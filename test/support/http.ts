@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 
 export interface Reply {
   status: number;
@@ -17,9 +17,13 @@ export interface CallOptions {
   session?: string;
   /** Source address on the loopback network (127.0.0.2, ...), to act as another client. */
   localAddress?: string;
+  /** Keep-alive connections to send on; without an agent, a fresh connection that closes. */
+  agent?: Agent;
+  /** Rejects when no whole answer has come within this time. */
+  timeoutMs?: number;
 }
 
-/** One HTTP/1.1 request over a fresh connection, with the answer read whole. */
+/** One HTTP/1.1 request, over a fresh connection unless an agent is given, read whole. */
 export function call(
   baseUrl: string,
   method: string,
@@ -29,7 +33,10 @@ export function call(
   const url = new URL(path, baseUrl);
   const payload =
     options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
-  const headers: Record<string, string> = { connection: 'close', ...options.headers };
+  const headers: Record<string, string> = {
+    ...(options.agent ? {} : { connection: 'close' }),
+    ...options.headers,
+  };
   if (payload !== undefined) {
     headers['content-type'] ??= 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
@@ -44,10 +51,13 @@ export function call(
         method,
         headers,
         localAddress: options.localAddress,
+        agent: options.agent,
+        timeout: options.timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
@@ -60,6 +70,7 @@ export function call(
         });
       },
     );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
     req.on('error', reject);
     req.end(payload);
   });

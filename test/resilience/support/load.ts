@@ -1,14 +1,11 @@
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { call, type Reply } from '../../support/http.js';
 
 /** No request of these suites may take longer than this: past it, it counts as unanswered. */
 const ANSWER_TIMEOUT_MS = 15_000;
 
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
+export type { Reply };
 
 export interface SendOptions {
   body?: unknown;
@@ -26,43 +23,7 @@ export function send(
   path: string,
   options: SendOptions = {},
 ): Promise<Reply> {
-  const url = new URL(path, baseUrl);
-  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-  const headers: Record<string, string> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(Buffer.byteLength(payload));
-  }
-  if (options.session) headers.cookie = `sid=${options.session}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method,
-        headers,
-        agent,
-        localAddress: options.localAddress,
-        timeout: ANSWER_TIMEOUT_MS,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return call(baseUrl, method, path, { ...options, agent, timeoutMs: ANSWER_TIMEOUT_MS });
 }
 
 /** What became of one request: its reply, or the error that stood for it, and its duration. */
