@@ -423,7 +423,10 @@ export interface components {
             ownerId: number;
             /** @example Meeting notes */
             title: string;
-            /** @example 3 */
+            /**
+             * @description 1 when created, one more with each change.
+             * @example 3
+             */
             version: number;
             /** @example 2026-11-25T09:30:00.000Z */
             createdAt: string;
