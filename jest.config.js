@@ -1,5 +1,8 @@
-/** Jest runs in ESM mode (NestJS 12 ships ES modules only): see the `test` script. */
-const esm = {
+/**
+ * Jest runs in ESM mode (NestJS 12 ships ES modules only): see the `test` script. The slow
+ * suites' own configs (test/cluster, test/resilience) use the same settings.
+ */
+export const esm = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
