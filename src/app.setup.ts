@@ -8,16 +8,18 @@ import { ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { bodyDepthGuard, clientErrorHandler, frameworkErrors } from './common/http/edge-errors.js';
-import { requestIdFor, ROUTE_TEMPLATE } from './common/http/request-context.js';
+import { requestIdFor } from './common/http/request-context.js';
 import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
 import { loadTls } from './common/http/tls.js';
+import { completionLogger } from './common/logging/logging.module.js';
+import { installRequestLogging } from './common/logging/request-log.js';
 import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
 import { MetricsService } from './common/metrics/metrics.service.js';
 import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
@@ -132,6 +134,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const routes = app.get(RouteMethods);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
+  installRequestLogging(fastify, completionLogger(PinoLogger.root));
   await app.register(fastifyCookie);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);
   const { origins } = config.getOrThrow('cors', { infer: true });
@@ -150,7 +153,6 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const security = securityHeaders(HELMET_OPTIONS);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(security).headers(customHeaders).header('x-request-id', request.id);
-    (request.raw as unknown as Record<symbol, unknown>)[ROUTE_TEMPLATE] = request.routeOptions.url;
     done();
   });
   const metrics = app.get(MetricsService);

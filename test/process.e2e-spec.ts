@@ -101,8 +101,17 @@ describe('the server process', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: 'someone', password: 'password-secret-value' }),
     });
+    // A line the app logs while handling a request with a body carries that request's id.
+    await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'login-line-test' },
+      body: JSON.stringify({ username: 'nobody-here', password: 'password-secret-value' }),
+    });
     await sleep(200);
 
+    expect(server.logs()).toContainEqual(
+      expect.objectContaining({ reqId: 'login-line-test', msg: 'Login failed' }),
+    );
     const lines = server.logs().filter((line) => line.reqId === 'log-line-test');
     expect(lines).toEqual([
       expect.objectContaining({
@@ -129,6 +138,7 @@ describe('the server process', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 'error',
+        reqId: 'failing-request',
         msg: expect.stringMatching(/internal_table[\s\S]*\n\s+at /),
       }),
     );

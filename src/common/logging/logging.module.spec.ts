@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { pinoHttpOptions } from './logging.module.js';
+import { completionLogger, loggerOptions } from './logging.module.js';
+import { completionLevel } from './request-log.js';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -15,8 +15,8 @@ function capture(): { lines: string[]; stream: Writable } {
   return { lines, stream };
 }
 
-describe('pinoHttpOptions', () => {
-  const { level, redact, formatters, timestamp } = pinoHttpOptions('info');
+describe('loggerOptions', () => {
+  const { level, redact, formatters, timestamp } = loggerOptions('info');
 
   it('redacts passwords at any depth the app logs them, and credentials headers', () => {
     const { lines, stream } = capture();
@@ -40,14 +40,23 @@ describe('pinoHttpOptions', () => {
     });
   });
 
+  it('writes completion lines as they are, without redaction or request serializers', () => {
+    const { lines, stream } = capture();
+    const root = pino({ level, redact, formatters, timestamp }, stream);
+    const req = { id: 'r1', method: 'GET', url: '/coffee', remoteAddress: '127.0.0.1' };
+    completionLogger(root).info({ req, res: { statusCode: 418 } }, 'request completed');
+    root.info({ password: 'still-redacted' });
+    expect(JSON.parse(lines[0])).toMatchObject({ req, res: { statusCode: 418 } });
+    expect(lines[1]).not.toMatch(/still-redacted/);
+  });
+});
+
+describe('completionLevel', () => {
   it('logs successful probes and scrapes at debug, and everything else as usual', () => {
-    const { customLogLevel } = pinoHttpOptions('info');
-    const levelOf = (url: string, statusCode: number) =>
-      customLogLevel!({ url } as IncomingMessage, { statusCode } as ServerResponse);
-    expect(levelOf('/health/ready', 200)).toBe('debug');
-    expect(levelOf('/metrics', 200)).toBe('debug');
-    expect(levelOf('/health/ready', 503)).toBe('error');
-    expect(levelOf('/metrics-and-more', 200)).toBe('info');
-    expect(levelOf('/nope', 404)).toBe('warn');
+    expect(completionLevel('/health/ready', 200)).toBe('debug');
+    expect(completionLevel('/metrics', 200)).toBe('debug');
+    expect(completionLevel('/health/ready', 503)).toBe('error');
+    expect(completionLevel('/metrics-and-more', 200)).toBe('info');
+    expect(completionLevel('/nope', 404)).toBe('warn');
   });
 });

@@ -1,11 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Module, RequestMethod } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
-import { stdTimeFunctions, type LevelWithSilent } from 'pino';
+import { stdTimeFunctions, type LevelWithSilent, type Logger } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
-import { routeTemplateOf } from '../http/request-context.js';
+import { requestIdMixin } from './request-log.js';
 
 /** Paths pino replaces with "[Redacted]": credentials never reach the log. */
 export const REDACTED_PATHS = [
@@ -22,66 +21,45 @@ export const REDACTED_PATHS = [
 ];
 
 /**
- * Probes hit the health routes every few seconds, and Prometheus scrapes /metrics: their
- * successes are logged at debug.
+ * The root logger's options: JSON lines with the level as a word and an ISO time, secrets
+ * redacted, and the request id on every line logged while a request is handled.
+ * (nestjs-pino builds the logger through pino-http, which adds its request, response and
+ * error serializers.)
  */
-const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
-
-/**
- * JSON lines: one line per request with method, URL, route template, status, duration and
- * request id, and that request id on every line logged while handling the request.
- */
-export function pinoHttpOptions(level: LevelWithSilent): Options {
+export function loggerOptions(level: LevelWithSilent): Options {
   return {
     level,
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS },
-    // One child logger per request, with the request id. The request and the route go on the
-    // completion line itself: as bindings (pino-http's default, and `customProps`) they would
-    // cost two more child loggers, serialized eagerly, on every request.
-    quietReqLogger: true,
-    quietResLogger: true,
-    customSuccessObject: (req, _res, value: object) => ({
-      req,
-      ...value,
-      route: routeTemplateOf(req),
-    }),
-    customErrorObject: (req, _res, _error, value: object) => ({
-      req,
-      ...value,
-      route: routeTemplateOf(req),
-    }),
-    customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
-      if (error || res.statusCode >= 500) return 'error';
-      if (res.statusCode >= 400) return 'warn';
-      return PROBE_PATHS.test(req.url ?? '') ? 'debug' : 'info';
-    },
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-        id: req.id,
-        method: req.method,
-        url: req.url,
-        remoteAddress: req.remoteAddress,
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
+    mixin: requestIdMixin,
   };
 }
 
+/** Hands the fields of a completion line to pino as they are. */
+const asIs = <T>(value: T): T => value;
+
+/**
+ * The logger of the completion lines (see `installRequestLogging`): they carry only the
+ * request's method, URL, route, status, duration and id, so neither redaction nor pino-http's
+ * serializers of raw requests and responses apply.
+ */
+export function completionLogger(root: Logger): Logger {
+  return root.child({}, { redact: { paths: [] }, serializers: { req: asIs, res: asIs } });
+}
+
+/**
+ * nestjs-pino as Nest's logger. The per-request part is Fastify hooks of our own
+ * (`installRequestLogging`, from `configureApp`), not its middleware: that builds three child
+ * loggers per request and runs Fastify's middleware engine, most of the cost of a small route.
+ */
 @Module({
   imports: [
     LoggerModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
         const { level } = config.getOrThrow('log', { infer: true });
-        return {
-          // Fastify's middleware engine rewrites the default '*' so that it matches nothing.
-          // With logging off, no request gets the middleware: it builds three child loggers
-          // per request (most of the per-request cost of a small route) only to discard them.
-          forRoutes: level === 'silent' ? [] : [{ path: '{*splat}', method: RequestMethod.ALL }],
-          pinoHttp: pinoHttpOptions(level),
-        };
+        return { forRoutes: [], pinoHttp: loggerOptions(level) };
       },
     }),
   ],

@@ -1,0 +1,81 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Level, Logger } from 'pino';
+
+/** The id of the request being handled, for every line logged while handling it. */
+const requestIds = new AsyncLocalStorage<string>();
+
+/**
+ * pino's `mixin`: adds `reqId` to any line logged while a request is handled, whichever
+ * logger writes it. Costs nothing for requests that log nothing, unlike a child logger per
+ * request.
+ */
+export function requestIdMixin(): { reqId?: string } {
+  const reqId = requestIds.getStore();
+  // A new object each time: pino merges the line's own fields into it.
+  return reqId === undefined ? {} : { reqId };
+}
+
+/**
+ * Probes hit the health routes every few seconds, and Prometheus scrapes /metrics: their
+ * successes are logged at debug.
+ */
+const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+
+/** The level of a request's completion line: by status, and probes' successes at debug. */
+export function completionLevel(url: string, statusCode: number): Level {
+  if (statusCode >= 500) return 'error';
+  if (statusCode >= 400) return 'warn';
+  return PROBE_PATHS.test(url) ? 'debug' : 'info';
+}
+
+/** What the completion line says of the request: never its headers or body. */
+function requestFields(request: FastifyRequest) {
+  return {
+    id: request.id,
+    method: request.method,
+    url: request.url,
+    remoteAddress: request.ip,
+  };
+}
+
+/**
+ * One JSON line per request, written from Fastify's hooks when the response is sent (or the
+ * client goes away): method, URL, route template, status, duration in ms and request id. The
+ * request id is also on every other line logged while the request is handled (see
+ * `requestIdMixin`). With the level at `silent`, nothing is installed.
+ *
+ * `logger` writes the completion lines; these hold only the fields above, so it may be one
+ * without redaction.
+ */
+export function installRequestLogging(fastify: FastifyInstance, logger: Logger): void {
+  if (logger.level === 'silent') return;
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    requestIds.run(request.id, done);
+  });
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const { statusCode } = reply;
+    logger[completionLevel(request.url, statusCode)](
+      {
+        reqId: request.id,
+        req: requestFields(request),
+        res: { statusCode },
+        responseTime: Math.round(reply.elapsedTime * 10) / 10,
+        route: request.routeOptions.url,
+      },
+      'request completed',
+    );
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request: FastifyRequest, done) => {
+    logger.info(
+      {
+        reqId: request.id,
+        req: requestFields(request),
+        route: request.routeOptions.url,
+      },
+      'request aborted by the client',
+    );
+    done();
+  });
+}
