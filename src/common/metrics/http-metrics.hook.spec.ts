@@ -6,7 +6,11 @@ import type { MetricsService } from './metrics.service.js';
 function observe(routeOptions: { url?: string }) {
   const metrics = { observeRequest: jest.fn() };
   const done = jest.fn();
-  const request = { method: 'GET', url: '/documents/abc', routeOptions } as unknown as FastifyRequest;
+  const request = {
+    method: 'GET',
+    url: '/documents/abc',
+    routeOptions,
+  } as unknown as FastifyRequest;
   const reply = { statusCode: 404, elapsedTime: 12.5 } as unknown as FastifyReply;
   httpMetricsHook(metrics as unknown as MetricsService)(request, reply, done);
   expect(done).toHaveBeenCalledWith();
