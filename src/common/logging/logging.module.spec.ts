@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { completionLogger, loggerOptions } from './logging.module.js';
+import { pino, stdTimeFunctions } from 'pino';
+import { completionLogger, isoTimeOncePerMillisecond, loggerOptions } from './logging.module.js';
 import { completionLevel } from './request-log.js';
 
 function capture(): { lines: string[]; stream: Writable } {
@@ -58,5 +58,20 @@ describe('completionLevel', () => {
     expect(completionLevel('/health/ready', 503)).toBe('error');
     expect(completionLevel('/metrics-and-more', 200)).toBe('info');
     expect(completionLevel('/nope', 404)).toBe('warn');
+  });
+});
+
+describe('isoTimeOncePerMillisecond', () => {
+  it('gives what pino’s isoTime gives, millisecond after millisecond', () => {
+    const time = isoTimeOncePerMillisecond();
+    const realNow = Date.now;
+    try {
+      for (const now of [1_795_000_000_000, 1_795_000_000_000, 1_795_000_000_001, 0]) {
+        Date.now = () => now;
+        expect(time()).toBe(stdTimeFunctions.isoTime());
+      }
+    } finally {
+      Date.now = realNow;
+    }
   });
 });
