@@ -1,5 +1,5 @@
 // `npm run bench`: the built app (`node dist/main.js`) against bare Fastify (bench/baseline.mjs)
-// and against itself in other configurations, over loopback with autocannon. Each scenario
+// and bare NestJS (bench/nest-floor.mjs), and against itself in other configurations, over loopback with autocannon. Each scenario
 // warms both sides up, then alternates A and B runs and takes the median of each figure.
 // Prints a table and writes bench/RESULTS.md and bench/results.svg.
 //
@@ -332,6 +332,16 @@ function check(name, value, display, targetText, pass) {
   return { name, value, display, target: targetText, pass };
 }
 
+/** A figure shown beside the targets to read them by, with no target of its own. */
+function reference(name, value, display) {
+  return { name, value, display, target: '-', pass: null };
+}
+
+const verdict = {
+  text: (c) => (c.pass === null ? 'REF' : c.pass ? 'PASS' : 'MISS'),
+  markdown: (c) => (c.pass === null ? 'reference' : c.pass ? 'pass' : '**miss**'),
+};
+
 // ---------------------------------------------------------------------------------------------
 // Scenarios. Each returns { series: {label: summary}, checks: [...] }.
 
@@ -340,15 +350,21 @@ const scenarios = [
     key: 'framework',
     title: 'framework tax',
     what: 'app `GET /health/live` with `LOG_LEVEL=silent` vs bare Fastify returning the same JSON',
-    async run({ silent, baseline }) {
+    async run({ silent, baseline, nestFloor }) {
       const series = await compare('framework', {
         'app (LOG_LEVEL=silent)': target(silent, '/health/live'),
         'bare Fastify': target(baseline, '/health/live'),
+        'bare NestJS on Fastify': target(nestFloor, '/health/live'),
       });
-      const ratio = series['app (LOG_LEVEL=silent)'].rps / series['bare Fastify'].rps;
+      const bare = series['bare Fastify'].rps;
+      const ratio = series['app (LOG_LEVEL=silent)'].rps / bare;
+      const floor = series['bare NestJS on Fastify'].rps / bare;
       return {
         series,
-        checks: [check('req/s vs baseline', ratio, fmt.ratio(ratio), '>= 0.90', ratio >= 0.9)],
+        checks: [
+          check('req/s vs baseline', ratio, fmt.ratio(ratio), '>= 0.90', ratio >= 0.9),
+          reference('bare NestJS req/s vs baseline', floor, fmt.ratio(floor)),
+        ],
       };
     },
   },
@@ -356,16 +372,25 @@ const scenarios = [
     key: 'hot',
     title: 'hot path',
     what: 'app `GET /documents/{id}` (public, cached) vs bare Fastify doing one Redis GET',
-    async run({ app, baseline, data }) {
+    async run({ app, silent, baseline, nestFloor, data }) {
       const path = `/documents/${data.documents.small.id}`;
       const series = await compare('hot path', {
         'app (cached read)': target(app, path),
         'bare Fastify + Redis GET': target(baseline, path),
+        'bare NestJS + Redis GET': target(nestFloor, path),
+        'app (LOG_LEVEL=silent)': target(silent, path),
       });
-      const ratio = series['app (cached read)'].rps / series['bare Fastify + Redis GET'].rps;
+      const bare = series['bare Fastify + Redis GET'].rps;
+      const ratio = series['app (cached read)'].rps / bare;
+      const floor = series['bare NestJS + Redis GET'].rps / bare;
+      const silentRatio = series['app (LOG_LEVEL=silent)'].rps / bare;
       return {
         series,
-        checks: [check('req/s vs baseline', ratio, fmt.ratio(ratio), '>= 0.50', ratio >= 0.5)],
+        checks: [
+          check('req/s vs baseline', ratio, fmt.ratio(ratio), '>= 0.50', ratio >= 0.5),
+          reference('bare NestJS req/s vs baseline', floor, fmt.ratio(floor)),
+          reference('app without logging req/s vs baseline', silentRatio, fmt.ratio(silentRatio)),
+        ],
       };
     },
   },
@@ -665,7 +690,7 @@ function printTable(outcomes) {
     for (const c of checks) {
       say(
         `${scenario.title.padEnd(16)}${c.name.padEnd(62)}${c.display.padStart(30)}` +
-          `${c.target.padStart(10)}  ${c.pass ? 'PASS' : 'MISS'}`,
+          `${c.target.padStart(10)}  ${verdict.text(c)}`,
       );
     }
   }
@@ -705,6 +730,9 @@ async function writeResults(file, outcomes, environment, data, startedAt) {
       'so that the load is never refused. Its stdout goes to /dev/null.',
     '- The baseline is bench/baseline.mjs: bare Fastify, no logger, on the same PostgreSQL and ' +
       'Redis (pg pool of 10, like the app).',
+    '- Reference series (no target of their own): bench/nest-floor.mjs, a NestJS application on ' +
+      'Fastify with one controller per route and nothing else (the floor of any NestJS app), and ' +
+      'the app with `LOG_LEVEL=silent` on the hot path (what its request logging costs).',
     `- Documents: a public one whose \`GET /documents/{id}\` body is ` +
       `${data.documents.small.bytes} bytes (hot path), and a public \`application/json\` one ` +
       `whose body is ${data.documents.large.bytes} bytes (compression).`,
@@ -721,7 +749,7 @@ async function writeResults(file, outcomes, environment, data, startedAt) {
           c.name,
           c.display,
           c.target,
-          c.pass ? 'pass' : '**miss**',
+          verdict.markdown(c),
         ]),
       ),
     ),
@@ -859,7 +887,7 @@ async function main() {
     say('Starting servers');
     const app = await startApp('app');
     data = await seed(app, redis);
-    const [silent, noCache, baseline] = await Promise.all([
+    const [silent, noCache, baseline, nestFloor] = await Promise.all([
       startApp('app (LOG_LEVEL=silent)', { LOG_LEVEL: 'silent' }),
       startApp('app (CACHE_TTL_SECONDS=0)', { CACHE_TTL_SECONDS: '0' }),
       (say('  starting bare Fastify baseline'),
@@ -868,8 +896,10 @@ async function main() {
         REDIS_URL,
         BENCH_OWNER_ID: String(data.user.userId),
       })),
+      (say('  starting bare NestJS (bench/nest-floor.mjs)'),
+      startNode('bare NestJS', ['bench/nest-floor.mjs'], { REDIS_URL })),
     ]);
-    const context = { app, silent, noCache, baseline, data, stopOthers: stopAll };
+    const context = { app, silent, noCache, baseline, nestFloor, data, stopOthers: stopAll };
     const outcomes = [];
     for (const scenario of scenarios) {
       if (ONLY && !ONLY.has(scenario.key)) continue;
@@ -877,7 +907,7 @@ async function main() {
       const outcome = await scenario.run(context);
       outcomes.push({ scenario, ...outcome });
       for (const c of outcome.checks) {
-        say(`  => ${c.name}: ${c.display} (target ${c.target}) ${c.pass ? 'PASS' : 'MISS'}`);
+        say(`  => ${c.name}: ${c.display} (target ${c.target}) ${verdict.text(c)}`);
       }
     }
     await stopAll();
