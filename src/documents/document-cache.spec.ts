@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import type { ConfigService } from '@nestjs/config';
-import type Keyv from 'keyv';
+import type { CacheStore } from '../common/cache/cache-store.js';
 import type { AppConfig } from '../common/config/app-config.js';
 import type { MetricsService } from '../common/metrics/metrics.service.js';
 import { DocumentCache } from './document-cache.js';
@@ -18,7 +18,7 @@ const DOC: DocumentDto = {
   updatedAt: '2026-01-01T00:00:00.000Z',
 };
 
-/** A Map behind the Keyv methods the cache uses; `down` makes every call fail. */
+/** A Map behind the store methods the cache uses; `down` makes every call fail. */
 class FakeStore {
   readonly entries = new Map<string, unknown>();
   readonly ttls = new Map<string, number | undefined>();
@@ -55,7 +55,7 @@ function cacheWith(ttlSeconds = 600) {
   >;
   const metrics = { countCacheRead: jest.fn() };
   const cache = new DocumentCache(
-    store as unknown as Keyv,
+    store as unknown as CacheStore,
     config,
     metrics as unknown as MetricsService,
   );

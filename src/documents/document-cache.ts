@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import Keyv from 'keyv';
+import type { CacheStore } from '../common/cache/cache-store.js';
 import { CACHE_STORE } from '../common/cache/cache.module.js';
 import type { AppConfig } from '../common/config/app-config.js';
 import { MetricsService } from '../common/metrics/metrics.service.js';
@@ -42,7 +42,7 @@ export class DocumentCache {
   private readonly pendingDeletes = new Set<string>();
 
   constructor(
-    @Inject(CACHE_STORE) private readonly store: Keyv,
+    @Inject(CACHE_STORE) private readonly store: CacheStore,
     config: ConfigService<AppConfig, true>,
     private readonly metrics: MetricsService,
   ) {

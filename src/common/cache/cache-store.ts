@@ -1,49 +1,62 @@
-import { Logger } from '@nestjs/common';
-import { createKeyv } from '@keyv/redis';
-import { defaultDeserialize } from '@keyv/serialize';
+import { defaultDeserialize, defaultSerialize } from '@keyv/serialize';
 import { CacheableMemory } from 'cacheable';
+import type { Redis } from 'ioredis';
 import Keyv from 'keyv';
 
 /** Entries the in-process store keeps at most; the least recently used go first. */
 const MEMORY_ENTRIES = 10_000;
 
 /**
- * Keyv's own deserializer, without its cost where it changes nothing. Keyv marks a string value
+ * What the document cache needs of a key-value store. Values are JSON; calls reject when the
+ * store cannot be reached, so that the caller can go on without it.
+ */
+export interface CacheStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlMs: number): Promise<unknown>;
+  deleteMany(keys: string[]): Promise<unknown>;
+}
+
+/**
+ * Keyv's deserializer, without its cost where it changes nothing. Keyv marks a string value
  * that starts with ':' by one more ':' (and a Buffer by ':base64:'), and undoes that with a
  * reviver called for every value of the entry. Such a value shows in the JSON text as a quote
  * right after '[', '{', ',' or ':' and followed by ':' (quotes inside strings are escaped);
- * text without that sequence parses to the same thing with plain `JSON.parse`. Entries stay
- * in Keyv's format, so replicas of either kind read each other's.
+ * text without that sequence parses to the same thing with plain `JSON.parse`.
  */
 export function deserializeEntry<T>(text: string): T {
   return (/[[{,:]":/.test(text) ? defaultDeserialize(text) : JSON.parse(text)) as T;
 }
 
+/** The prefix of every cache key in Redis. */
+const PREFIX = 'cache::';
+
 /**
- * The key-value store under the document cache: Redis through `@keyv/redis` when a URL is
- * given, else a bounded in-process LRU. Errors surface to the caller (so it can answer from
- * PostgreSQL and say `BYPASS`), and nothing waits for Redis while it is unreachable.
+ * The cache in Redis, over the service's shared connection: a read is one GET, pipelined with
+ * whatever else the process sends at the same moment (rate-limit hits of other requests).
+ * Entries keep Keyv's layout (`cache::<key>` holding `{"value":…,"expires":…}`), which
+ * `@keyv/redis` reads and writes too.
  */
-export function createCacheStore(redisUrl: string | undefined): Keyv {
-  const logger = new Logger('CacheStore');
-  const store = redisUrl
-    ? createKeyv(
-        {
-          url: redisUrl,
-          disableOfflineQueue: true,
-          socket: {
-            connectTimeout: 2_000,
-            reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 2_000),
-          },
-        },
-        { namespace: 'cache', throwOnConnectError: false, throwOnErrors: true },
-      )
-    : new Keyv({ store: new CacheableMemory({ lruSize: MEMORY_ENTRIES }) });
-  if (redisUrl) store.deserialize = deserializeEntry;
-  let healthy = true;
-  store.on('error', (error: Error) => {
-    if (healthy) logger.warn(`Cache store unreachable: ${error.message}`);
-    healthy = false;
-  });
-  return store;
+export class RedisCacheStore implements CacheStore {
+  constructor(private readonly redis: Redis) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const text = await this.redis.get(PREFIX + key);
+    if (text === null) return undefined;
+    const { value, expires } = deserializeEntry<{ value: T; expires?: number | null }>(text);
+    return typeof expires === 'number' && expires <= Date.now() ? undefined : value;
+  }
+
+  async set(key: string, value: unknown, ttlMs: number): Promise<void> {
+    const text = defaultSerialize({ value, expires: Date.now() + ttlMs });
+    await this.redis.set(PREFIX + key, text, 'PX', ttlMs);
+  }
+
+  async deleteMany(keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.redis.del(keys.map((key) => PREFIX + key));
+  }
+}
+
+/** Without Redis: a bounded LRU in process memory, for one replica. */
+export function memoryCacheStore(): CacheStore {
+  return new Keyv({ store: new CacheableMemory({ lruSize: MEMORY_ENTRIES }) });
 }

@@ -1,10 +1,8 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import Keyv from 'keyv';
-import type { AppConfig } from '../config/app-config.js';
-import { createCacheStore } from './cache-store.js';
+import { Global, Module } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+import { memoryCacheStore, RedisCacheStore, type CacheStore } from './cache-store.js';
 
-/** Injection token of the shared Keyv store. */
+/** Injection token of the store under the document cache. */
 export const CACHE_STORE = Symbol('CACHE_STORE');
 
 @Global()
@@ -12,17 +10,11 @@ export const CACHE_STORE = Symbol('CACHE_STORE');
   providers: [
     {
       provide: CACHE_STORE,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>): Keyv =>
-        createCacheStore(config.getOrThrow('redis', { infer: true }).url),
+      inject: [RedisService],
+      useFactory: ({ client }: RedisService): CacheStore =>
+        client ? new RedisCacheStore(client) : memoryCacheStore(),
     },
   ],
   exports: [CACHE_STORE],
 })
-export class CacheStoreModule implements OnApplicationShutdown {
-  constructor(@Inject(CACHE_STORE) private readonly store: Keyv) {}
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.store.disconnect().catch(() => undefined);
-  }
-}
+export class CacheStoreModule {}
