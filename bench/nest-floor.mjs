@@ -39,7 +39,12 @@ class DocumentsController {
 Param('id')(DocumentsController.prototype, 'read', 0);
 Res()(DocumentsController.prototype, 'read', 1);
 decorate([Get(':id')], DocumentsController.prototype, 'read');
-Reflect.defineMetadata('design:paramtypes', [String, Object], DocumentsController.prototype, 'read');
+Reflect.defineMetadata(
+  'design:paramtypes',
+  [String, Object],
+  DocumentsController.prototype,
+  'read',
+);
 Controller('documents')(DocumentsController);
 
 class FloorModule {}

@@ -10,7 +10,7 @@
 // bench/cpu-profile.mjs summarises one).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -125,13 +125,19 @@ function freePort() {
   });
 }
 
-/** Starts `node <args>` and resolves once `readyPath` answers 200. */
-async function startNode(name, args, extraEnv) {
+/**
+ * Starts `node <args>` and resolves once `/health/live` answers 200. With `cgroup` (the
+ * `cgroup.procs` file of a memory cgroup), the process runs inside it.
+ */
+async function startNode(name, args, extraEnv, cgroup) {
   const port = await freePort();
   const nodeArgs = CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+  const [command, commandArgs] = cgroup
+    ? ['sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroup, process.execPath, ...nodeArgs, ...args]]
+    : [process.execPath, [...nodeArgs, ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { ...process.env, ...extraEnv, PORT: String(port) },
     // The app logs JSON lines on stdout, as in production; they are discarded here.
@@ -156,9 +162,45 @@ async function startNode(name, args, extraEnv) {
   throw new Error(`${name} did not start within 90 s:\n${stderr}`);
 }
 
-function startApp(name, extraEnv = {}) {
+function startApp(name, extraEnv = {}, cgroup = undefined) {
   say(`  starting ${name}`);
-  return startNode(name, [APP_ENTRY], { ...APP_ENV, ...extraEnv });
+  return startNode(name, [APP_ENTRY], { ...APP_ENV, ...extraEnv }, cgroup);
+}
+
+/** The memory limit of the app's container in deploy/k8s/base/deployment.yaml, in bytes. */
+function podMemoryLimit() {
+  const manifest = readFileSync(join(ROOT, 'deploy/k8s/base/deployment.yaml'), 'utf8');
+  const match = /limits:\s*\n(?:\s+cpu:.*\n)?\s+memory:\s*'?(\d+)(Mi|Gi)/.exec(manifest);
+  if (!match) throw new Error('no memory limit found in deploy/k8s/base/deployment.yaml');
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 ** 3 : 1024 ** 2);
+}
+
+/**
+ * A memory cgroup (v1 or v2) limited to `bytes`, for running the app as in its pod: Node sizes
+ * V8's heap from the memory it may use, which outside a container is the whole machine's.
+ * Resolves to the cgroup's `cgroup.procs` and a function that removes it, or to null where
+ * cgroups cannot be made (not root, no memory controller).
+ */
+function memoryCgroup(bytes) {
+  const name = `docs-api-bench-${process.pid}`;
+  for (const [root, limitFile] of [
+    ['/sys/fs/cgroup/memory', 'memory.limit_in_bytes'],
+    ['/sys/fs/cgroup', 'memory.max'],
+  ]) {
+    const dir = join(root, name);
+    try {
+      mkdirSync(dir);
+    } catch {
+      continue;
+    }
+    try {
+      writeFileSync(join(dir, limitFile), String(bytes));
+      return { procs: join(dir, 'cgroup.procs'), remove: () => rmdirSync(dir) };
+    } catch {
+      rmdirSync(dir);
+    }
+  }
+  return null;
 }
 
 async function stop(handle) {
@@ -585,8 +627,18 @@ const scenarios = [
     what: `RSS of a fresh app process after ${fmt.int(MEMORY_REQUESTS)} hot-path requests vs after ${fmt.int(MEMORY_FIRST)}`,
     async run({ data, stopOthers }) {
       await stopOthers();
-      const app = await startApp('app (memory)');
+      const limit = podMemoryLimit();
+      const cgroup = memoryCgroup(limit);
+      const where = cgroup
+        ? `in a memory cgroup of ${fmt.mb(limit / 1024 ** 2)}, the container limit of the Deployment`
+        : 'without a memory limit (no memory cgroup could be made: this needs root)';
+      say(`  memory  the app runs ${where}`);
+      const app = await startApp('app (memory)', {}, cgroup?.procs).catch((error) => {
+        cgroup?.remove();
+        throw error;
+      });
       await sleep(1_000);
+      // The app is the shell's exec'd child: same pid.
       const idle = rssMegabytes(app.child.pid);
       say(`  memory  idle after start: RSS ${fmt.mb(idle)}`);
       const path = `/documents/${data.documents.small.id}`;
@@ -600,6 +652,7 @@ const scenarios = [
       const peak = rssMegabytes(app.child.pid, 'VmHWM');
       say(`  memory  after ${fmt.int(MEMORY_REQUESTS)}: RSS ${fmt.mb(late)}  ${describe(rest)}`);
       await stop(app);
+      cgroup?.remove();
       const growth = late / early;
       return {
         series: {
@@ -623,7 +676,7 @@ const scenarios = [
           ),
         ],
         notes:
-          `RSS idle after start: ${fmt.mb(idle)}; after ${fmt.int(MEMORY_FIRST)} requests: ` +
+          `The app ran ${where}. RSS idle after start: ${fmt.mb(idle)}; after ${fmt.int(MEMORY_FIRST)} requests: ` +
           `${fmt.mb(early)}; after ${fmt.int(MEMORY_REQUESTS)}: ${fmt.mb(late)}; peak over the ` +
           `run (VmHWM): ${fmt.mb(peak)}. RSS follows the GC cycle, so single readings vary.`,
       };
@@ -744,13 +797,7 @@ async function writeResults(file, outcomes, environment, data, startedAt) {
     markdownTable(
       ['scenario', 'figure', 'value', 'target', 'result'],
       outcomes.flatMap(({ scenario, checks }) =>
-        checks.map((c) => [
-          scenario.title,
-          c.name,
-          c.display,
-          c.target,
-          verdict.markdown(c),
-        ]),
+        checks.map((c) => [scenario.title, c.name, c.display, c.target, verdict.markdown(c)]),
       ),
     ),
     '',
