@@ -18,6 +18,7 @@ import { requestIdFor } from './common/http/request-context.js';
 import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
 import { loadTls } from './common/http/tls.js';
+import { completionLogger } from './common/logging/logging.module.js';
 import { installRequestLogging } from './common/logging/request-log.js';
 import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
 import { MetricsService } from './common/metrics/metrics.service.js';
@@ -133,7 +134,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const routes = app.get(RouteMethods);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
-  installRequestLogging(fastify, PinoLogger.root);
+  installRequestLogging(fastify, completionLogger(PinoLogger.root));
   await app.register(fastifyCookie);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);
   const { origins } = config.getOrThrow('cors', { infer: true });

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
 import { requestIdMixin } from './request-log.js';
@@ -51,6 +51,18 @@ export function loggerOptions(level: LevelWithSilent): Options {
     redact: { paths: REDACTED_PATHS },
     mixin: requestIdMixin,
   };
+}
+
+/** Hands the fields of a completion line to pino as they are. */
+const asIs = <T>(value: T): T => value;
+
+/**
+ * The logger of the completion lines (see `installRequestLogging`): they carry only the
+ * request's method, URL, route, status, duration and id, so neither redaction nor pino-http's
+ * serializers of raw requests and responses apply.
+ */
+export function completionLogger(root: Logger): Logger {
+  return root.child({}, { redact: { paths: [] }, serializers: { req: asIs, res: asIs } });
 }
 
 /**
