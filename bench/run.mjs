@@ -4,7 +4,7 @@
 // Prints a table and writes bench/RESULTS.md and bench/results.svg.
 //
 // Environment: DATABASE_URL, REDIS_URL (defaults below), BENCH_SECONDS (5, per run),
-// BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (20), BENCH_MEMORY_REQUESTS
+// BENCH_ROUNDS (5), BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (20), BENCH_MEMORY_REQUESTS
 // (500000), BENCH_ONLY (a comma list of scenario keys, for development), BENCH_CPU_PROF (a
 // directory: the apps run with --cpu-prof and write their profiles there at exit;
 // bench/cpu-profile.mjs summarises one).
@@ -63,7 +63,7 @@ const env = process.env;
 const DATABASE_URL = env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = env.REDIS_URL || 'redis://127.0.0.1:6379';
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Number(env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 20);
 const TAIL_CONNECTIONS = 100;
@@ -811,7 +811,7 @@ async function writeResults(file, outcomes, environment, data, startedAt) {
     `- Load: autocannon over loopback in a worker thread of the orchestrator, ${CONNECTIONS} ` +
       `connections (tail: ${TAIL_CONNECTIONS}), ${SECONDS} s per run, ${ROUNDS} rounds after a ` +
       `${WARMUP_SECONDS} s warm-up of each series; the series of a scenario alternate ` +
-      '(A B, B A, A B). Each ratio is the median of the ratios of the rounds (A over B in the ' +
+      '(A B, B A, A B, ...). Each ratio is the median of the ratios of the rounds (A over B in the ' +
       'same round, listed after it): the machine drifts over minutes, and a round moves both.',
     '- The app is `node dist/main.js` with its production defaults (logging at `info` to ' +
       'stdout, helmet, compression, the per-IP rate limiter on Redis), with `RATE_LIMIT_MAX=' +
