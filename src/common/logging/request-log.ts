@@ -7,8 +7,7 @@ const requestIds = new AsyncLocalStorage<string>();
 
 /**
  * pino's `mixin`: adds `reqId` to any line logged while a request is handled, whichever
- * logger writes it. Costs nothing for requests that log nothing, unlike a child logger per
- * request.
+ * logger writes it, without a child logger per request.
  */
 export function requestIdMixin(): { reqId?: string } {
   const reqId = requestIds.getStore();
