@@ -105,7 +105,10 @@ describe('the server process', () => {
     await fetch(`${server.url}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'login-line-test' },
-      body: JSON.stringify({ username: 'nobody-here', password: 'password-secret-value' }),
+      body: JSON.stringify({
+        username: `nobody-${Date.now()}`,
+        password: 'password-secret-value',
+      }),
     });
     await sleep(200);
 
