@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { login, signup } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
@@ -175,6 +176,70 @@ describe('documents', () => {
 
       await call(url, 'DELETE', '/users/me', { session, body: { password: account.password } });
       expect((await call(url, 'GET', `/documents/${body.id}`)).status).toBe(404);
+    });
+
+    describe.each([
+      [
+        'made private',
+        (path: string) =>
+          call(url, 'PATCH', path, { session: owner, body: { visibility: 'private' } }),
+      ],
+      ['deleted', (path: string) => call(url, 'DELETE', path, { session: owner })],
+    ])('a document read through an upper-case id, then %s', (_, write) => {
+      it('is 404 through every spelling of its id at once', async () => {
+        const { body } = await create({ title: 'shouted', content: 'loud', visibility: 'public' });
+        const upper = `/documents/${(body.id as string).toUpperCase()}`;
+        await call(url, 'GET', upper);
+        const cached = await call(url, 'GET', upper);
+        expect(cached.status).toBe(200);
+        expect(cached.headers['x-cache']).toBe('HIT');
+
+        expect((await write(`/documents/${body.id}`)).status).toBeLessThan(300);
+        for (const id of [body.id as string, (body.id as string).toUpperCase()]) {
+          for (const path of [`/documents/${id}`, `/documents/${id}/raw`]) {
+            const reply = await call(url, 'GET', path);
+            expect({ path, status: reply.status }).toEqual({ path, status: 404 });
+            expect(reply.text).not.toContain('loud');
+          }
+        }
+      });
+    });
+
+    it('forgets a document read through an upper-case id when its owner is deleted', async () => {
+      const account = await signup(url);
+      const session = await login(url, account);
+      const { body } = await create({ title: 'heir', content: 'x', visibility: 'public' }, session);
+      const upper = `/documents/${(body.id as string).toUpperCase()}`;
+      await call(url, 'GET', upper);
+      expect((await call(url, 'GET', upper)).headers['x-cache']).toBe('HIT');
+
+      await call(url, 'DELETE', '/users/me', { session, body: { password: account.password } });
+      expect((await call(url, 'GET', upper)).status).toBe(404);
+      expect((await call(url, 'GET', `${upper}/raw`)).status).toBe(404);
+    });
+
+    it('answers with the lower-case id, and keeps one cache entry, whatever the spelling', async () => {
+      const { body } = await create({ title: 'one', content: 'x', visibility: 'public' });
+      const id = body.id as string;
+      const spellings = [id, id.toUpperCase(), id.slice(0, 18) + id.slice(18).toUpperCase()];
+      for (const spelling of spellings) {
+        const reply = await call(url, 'GET', `/documents/${spelling}`);
+        expect(reply.body.id).toBe(id);
+        expect(reply.headers.etag).toBe(`"${id}.1"`);
+      }
+      const patched = await call(url, 'PATCH', `/documents/${id.toUpperCase()}`, {
+        session: owner,
+        body: { title: 'two' },
+      });
+      expect(patched.body.id).toBe(id);
+      expect(patched.headers.etag).toBe(`"${id}.2"`);
+      for (const spelling of spellings) await call(url, 'GET', `/documents/${spelling}`);
+      if (redis) {
+        const client = new Redis(redis.url);
+        const keys = await client.keys(`*${id.slice(0, 8)}*`).finally(() => client.disconnect());
+        expect(keys.map((key) => key.toLowerCase())).toEqual(keys);
+        expect(keys).toHaveLength(1);
+      }
     });
 
     it('remembers briefly that an id does not exist', async () => {

@@ -1,6 +1,5 @@
 import {
   applyDecorators,
-  BadRequestException,
   Body,
   Controller,
   Delete,
@@ -8,7 +7,6 @@ import {
   Headers,
   HttpCode,
   Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Query,
@@ -25,6 +23,7 @@ import { ListDocumentsQuery } from './dto/list-documents.query.js';
 import { UpdateDocumentDto } from './dto/update-document.dto.js';
 import { ApiHeader, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../common/http/api-problem.decorator.js';
+import { CanonicalUuidPipe } from '../common/http/canonical-uuid.pipe.js';
 import { CONTENT_TYPES } from './entities/document.entity.js';
 
 const READ_HEADERS = {
@@ -55,14 +54,8 @@ const ApiDocumentRead = () =>
     }),
   );
 
-const DocumentId = () =>
-  Param(
-    'id',
-    new ParseUUIDPipe({
-      exceptionFactory: () =>
-        new BadRequestException({ code: 'INVALID_ID', message: 'id must be a UUID' }),
-    }),
-  );
+/** The `:id` of the route, validated and in lower case (see CanonicalUuidPipe). */
+const DocumentId = () => Param('id', new CanonicalUuidPipe());
 
 /** True when `If-None-Match` names the current version (or `*`); weak tags compare too. */
 function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
