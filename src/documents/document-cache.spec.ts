@@ -1,6 +1,7 @@
-import { describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { performance } from 'node:perf_hooks';
 import type { ConfigService } from '@nestjs/config';
-import type { CacheStore } from '../common/cache/cache-store.js';
+import { MemoryCacheStore, type CacheStore, type Snapshot } from '../common/cache/cache-store.js';
 import type { AppConfig } from '../common/config/app-config.js';
 import type { MetricsService } from '../common/metrics/metrics.service.js';
 import { DocumentCache } from './document-cache.js';
@@ -17,50 +18,75 @@ const DOC: DocumentDto = {
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 };
+const PRIVATE: DocumentDto = { ...DOC, visibility: 'private', version: 2 };
 
-/** A Map behind the store methods the cache uses; `down` makes every call fail. */
-class FakeStore {
-  readonly entries = new Map<string, unknown>();
-  readonly ttls = new Map<string, number | undefined>();
+/** The in-process store; `down` makes every call fail. Tests spy on its methods. */
+class FlakyStore implements CacheStore {
+  readonly inner = new MemoryCacheStore();
   down = false;
 
-  get = jest.fn(async (key: string) => {
-    this.check();
-    return this.entries.get(key);
-  });
+  read<T>(key: string): Promise<Snapshot<T>> {
+    return this.check() ?? this.inner.read<T>(key);
+  }
 
-  set = jest.fn(async (key: string, value: unknown, ttl?: number) => {
-    this.check();
-    this.entries.set(key, value);
-    this.ttls.set(key, ttl);
-    return true;
-  });
+  fill(key: string, token: string, value: unknown, ttlMs: number): Promise<boolean> {
+    return this.check() ?? this.inner.fill(key, token, value, ttlMs);
+  }
 
-  deleteMany = jest.fn(async (keys: string[]) => {
-    this.check();
-    for (const key of keys) this.entries.delete(key);
-    return true;
-  });
+  beginWrite(keys: string[], writer: string): Promise<void> {
+    return this.check() ?? this.inner.beginWrite(keys, writer);
+  }
 
-  private check(): void {
-    if (this.down) throw new Error('connection refused');
+  endWrite(keys: string[], writer: string): Promise<void> {
+    return this.check() ?? this.inner.endWrite(keys, writer);
+  }
+
+  private check(): Promise<never> | undefined {
+    return this.down ? Promise.reject(new Error('connection refused')) : undefined;
   }
 }
 
-function cacheWith(ttlSeconds = 600) {
-  const store = new FakeStore();
+/** A store that replicas share, its calls spied on. */
+function sharedStore() {
+  const store = new FlakyStore();
+  return Object.assign(store, {
+    spies: {
+      read: jest.spyOn(store, 'read'),
+      fill: jest.spyOn(store, 'fill'),
+      beginWrite: jest.spyOn(store, 'beginWrite'),
+      endWrite: jest.spyOn(store, 'endWrite'),
+    },
+  });
+}
+
+/** A replica's cache over `store`, which replicas share. */
+function cacheWith(ttlSeconds = 600, store = sharedStore()) {
   const config = { getOrThrow: () => ({ ttlSeconds }) } as unknown as ConfigService<
     AppConfig,
     true
   >;
   const metrics = { countCacheRead: jest.fn() };
-  const cache = new DocumentCache(
-    store as unknown as CacheStore,
-    config,
-    metrics as unknown as MetricsService,
-  );
+  const cache = new DocumentCache(store, config, metrics as unknown as MetricsService);
   return { cache, store, counted: metrics.countCacheRead };
 }
+
+/** A load that waits until `release` is called; `started` resolves once it has begun. */
+function gatedLoad(record: DocumentDto | null) {
+  let release!: () => void;
+  let begun!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const started = new Promise<void>((resolve) => (begun = resolve));
+  const load = jest.fn(async () => {
+    begun();
+    await gate;
+    return record;
+  });
+  return { load, started, release };
+}
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('DocumentCache', () => {
   it('loads on a miss, then serves the stored record', async () => {
@@ -74,12 +100,7 @@ describe('DocumentCache', () => {
 
   it('shares one load between concurrent misses of one id', async () => {
     const { cache } = cacheWith();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const load = jest.fn(async () => {
-      await gate;
-      return DOC;
-    });
+    const { load, release } = gatedLoad(DOC);
     const reads = Array.from({ length: 50 }, () => cache.read(DOC.id, load));
     release();
     const results = await Promise.all(reads);
@@ -93,7 +114,7 @@ describe('DocumentCache', () => {
     await expect(cache.read('missing', load)).resolves.toEqual({ record: null, outcome: 'MISS' });
     await expect(cache.read('missing', load)).resolves.toEqual({ record: null, outcome: 'HIT' });
     expect(load).toHaveBeenCalledTimes(1);
-    expect(store.ttls.get('document:missing')).toBeLessThanOrEqual(5_000);
+    expect(store.spies.fill).toHaveBeenCalledWith('document:missing', '', { missing: true }, 5_000);
   });
 
   it('reads around a failing store and says BYPASS', async () => {
@@ -104,36 +125,124 @@ describe('DocumentCache', () => {
     expect(counted.mock.calls).toEqual([['BYPASS']]);
   });
 
-  it('retries an invalidation that failed before it serves from the store again', async () => {
+  it('lets a write go on while the store is down, and ends it before serving again', async () => {
     const { cache, store } = cacheWith();
     await cache.read(DOC.id, async () => DOC);
     store.down = true;
-    await cache.forget([DOC.id]);
+    const write = await cache.beginWrite([DOC.id]);
+    await write.end();
+    await expect(cache.read(DOC.id, async () => PRIVATE)).resolves.toMatchObject({
+      outcome: 'BYPASS',
+    });
     store.down = false;
 
-    const fresh = { ...DOC, version: 2 };
-    await expect(cache.read(DOC.id, async () => fresh)).resolves.toEqual({
-      record: fresh,
+    await expect(cache.read(DOC.id, async () => PRIVATE)).resolves.toEqual({
+      record: PRIVATE,
       outcome: 'MISS',
     });
+    // Once in the write, once in the read that bypassed the store, then with success.
+    expect(store.spies.endWrite).toHaveBeenCalledTimes(3);
   });
 
   it('does not cache the result of a read that a write overtook', async () => {
     const { cache, store } = cacheWith();
-    let release!: () => void;
-    let loading!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const started = new Promise<void>((resolve) => (loading = resolve));
-    const stale = cache.read(DOC.id, async () => {
-      loading();
-      await gate;
-      return DOC;
-    });
+    const { load, started, release } = gatedLoad(DOC);
+    const stale = cache.read(DOC.id, load);
     await started;
-    await cache.forget([DOC.id]);
+    const write = await cache.beginWrite([DOC.id]);
+    await write.end();
     release();
     await stale;
-    expect(store.entries.has(`document:${DOC.id}`)).toBe(false);
+    expect(store.spies.fill).not.toHaveBeenCalled();
+    await expect(cache.read(DOC.id, async () => PRIVATE)).resolves.toEqual({
+      record: PRIVATE,
+      outcome: 'MISS',
+    });
+  });
+
+  it('does not cache a record another replica loaded before a write on this one', async () => {
+    const shared = sharedStore();
+    const writer = cacheWith(600, shared).cache;
+    const reader = cacheWith(600, shared).cache;
+    const { load, started, release } = gatedLoad(DOC);
+    const stale = reader.read(DOC.id, load);
+    await started;
+    const write = await writer.beginWrite([DOC.id]);
+    await write.end();
+    release();
+    await expect(stale).resolves.toEqual({ record: DOC, outcome: 'MISS' });
+    expect(await shared.spies.fill.mock.results[0]?.value).toBe(false);
+
+    for (const replica of [reader, writer]) {
+      await expect(replica.read(DOC.id, async () => PRIVATE)).resolves.toMatchObject({
+        record: PRIVATE,
+      });
+    }
+    await expect(reader.read(DOC.id, async () => DOC)).resolves.toEqual({
+      record: PRIVATE,
+      outcome: 'HIT',
+    });
+  });
+
+  it('fills nothing while a write is under way, on any replica', async () => {
+    const shared = sharedStore();
+    const writer = cacheWith(600, shared).cache;
+    const reader = cacheWith(600, shared).cache;
+    const write = await writer.beginWrite([DOC.id]);
+    for (let i = 0; i < 3; i++) {
+      await expect(reader.read(DOC.id, async () => DOC)).resolves.toEqual({
+        record: DOC,
+        outcome: 'MISS',
+      });
+    }
+    await expect(shared.inner.read(`document:${DOC.id}`)).resolves.toEqual({ fillToken: null });
+    await write.end();
+    await reader.read(DOC.id, async () => PRIVATE);
+    await expect(reader.read(DOC.id, async () => DOC)).resolves.toEqual({
+      record: PRIVATE,
+      outcome: 'HIT',
+    });
+  });
+
+  it('keeps fills out until the last of two overlapping writes has ended', async () => {
+    const shared = sharedStore();
+    const [one, two] = [cacheWith(600, shared).cache, cacheWith(600, shared).cache];
+    const first = await one.beginWrite([DOC.id]);
+    const second = await two.beginWrite([DOC.id]);
+    await first.end();
+    await one.read(DOC.id, async () => DOC);
+    await expect(one.read(DOC.id, async () => DOC)).resolves.toMatchObject({ outcome: 'MISS' });
+    await second.end();
+    await one.read(DOC.id, async () => PRIVATE);
+    await expect(two.read(DOC.id, async () => DOC)).resolves.toEqual({
+      record: PRIVATE,
+      outcome: 'HIT',
+    });
+  });
+
+  it('does not share with later reads a load that began while a write was under way', async () => {
+    const { cache } = cacheWith();
+    const write = await cache.beginWrite([DOC.id]);
+    const { load, started, release } = gatedLoad(DOC);
+    const during = cache.read(DOC.id, load);
+    await started;
+    await write.end();
+    const after = cache.read(DOC.id, async () => PRIVATE);
+    release();
+    await expect(during).resolves.toMatchObject({ record: DOC });
+    await expect(after).resolves.toMatchObject({ record: PRIVATE });
+  });
+
+  it('does not fill from a read that took longer than the fill window', async () => {
+    const { cache, store } = cacheWith();
+    const now = performance.now();
+    const clock = jest.spyOn(performance, 'now').mockReturnValue(now);
+    const read = cache.read(DOC.id, async () => {
+      clock.mockReturnValue(now + 2_001);
+      return DOC;
+    });
+    await expect(read).resolves.toEqual({ record: DOC, outcome: 'MISS' });
+    expect(store.spies.fill).not.toHaveBeenCalled();
   });
 
   it('bypasses the store entirely when the TTL is 0', async () => {
@@ -142,7 +251,10 @@ describe('DocumentCache', () => {
       record: DOC,
       outcome: 'BYPASS',
     });
-    expect(store.get).not.toHaveBeenCalled();
+    const write = await cache.beginWrite([DOC.id]);
+    await write.end();
+    expect(store.spies.read).not.toHaveBeenCalled();
+    expect(store.spies.beginWrite).not.toHaveBeenCalled();
     expect(counted.mock.calls).toEqual([['BYPASS']]);
   });
 });

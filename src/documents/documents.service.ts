@@ -9,7 +9,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination/page.js';
-import { DocumentCache, type CacheOutcome } from './document-cache.js';
+import { DocumentCache, type CacheOutcome, type CacheWrite } from './document-cache.js';
 import type { CreateDocumentDto } from './dto/create-document.dto.js';
 import type { DocumentDto, DocumentSummaryDto } from './dto/document.dto.js';
 import type { ListDocumentsQuery } from './dto/list-documents.query.js';
@@ -134,12 +134,14 @@ export class DocumentsService {
       ifMatch === undefined ? current.version : this.versionMatching(current, ifMatch);
 
     const assignments = fields.map(([column], i) => `${column} = $${i + 3}`).join(', ');
-    const [rows] = await this.db.query<[DocumentRow[], number]>(
-      `UPDATE documents SET ${assignments}, version = version + 1, updated_at = clock_timestamp()
-       WHERE document_id = $1 AND ($2::integer IS NULL OR version = $2) RETURNING ${COLUMNS}`,
-      [id, expected, ...fields.map(([, value]) => value)],
-    );
-    await this.cache.forget([id]);
+    const rows = await this.writing(id, async () => {
+      const [updated] = await this.db.query<[DocumentRow[], number]>(
+        `UPDATE documents SET ${assignments}, version = version + 1, updated_at = clock_timestamp()
+         WHERE document_id = $1 AND ($2::integer IS NULL OR version = $2) RETURNING ${COLUMNS}`,
+        [id, expected, ...fields.map(([, value]) => value)],
+      );
+      return updated;
+    });
     if (rows.length === 0) throw expected === null ? notFound() : preconditionFailed();
     return toDocument(rows[0]);
   }
@@ -148,8 +150,9 @@ export class DocumentsService {
     const current = await this.load(id);
     if (!current || !canRead(current, caller)) throw notFound();
     if (current.ownerId !== caller.userId) throw notOwner();
-    await this.db.query('DELETE FROM documents WHERE document_id = $1', [id]);
-    await this.cache.forget([id]);
+    await this.writing(id, () =>
+      this.db.query('DELETE FROM documents WHERE document_id = $1', [id]),
+    );
   }
 
   /** The documents the caller can see, newest first, optionally matching `q`. */
@@ -196,20 +199,26 @@ export class DocumentsService {
 
   /**
    * Deletes every document of a user inside the caller's transaction, which must hold the
-   * user's row locked (so that no document can be added meanwhile), and returns their ids
-   * for `forget` once the transaction has committed.
+   * user's row locked (so that no document can be added meanwhile), and fences them in the
+   * cache before the commit. The caller ends the returned write once the transaction has
+   * committed or failed.
    */
-  async removeAllOwnedBy(userId: number, tx: EntityManager): Promise<string[]> {
+  async removeAllOwnedBy(userId: number, tx: EntityManager): Promise<CacheWrite> {
     const [rows] = await tx.query<[{ document_id: string }[], number]>(
       'DELETE FROM documents WHERE owner_id = $1 RETURNING document_id',
       [userId],
     );
-    return rows.map((row) => row.document_id);
+    return this.cache.beginWrite(rows.map((row) => row.document_id));
   }
 
-  /** Forgets cached documents that were deleted other than through this service. */
-  forget(ids: readonly string[]): Promise<void> {
-    return this.cache.forget(ids);
+  /** Runs one statement that changes document `id`, fenced in the cache around its commit. */
+  private async writing<T>(id: string, statement: () => Promise<T>): Promise<T> {
+    const write = await this.cache.beginWrite([id]);
+    try {
+      return await statement();
+    } finally {
+      await write.end();
+    }
   }
 
   private async load(id: string): Promise<DocumentDto | null> {

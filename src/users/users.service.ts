@@ -5,6 +5,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AuthService } from '../auth/auth.service.js';
 import { PasswordHasher } from '../auth/password-hasher.service.js';
 import { SessionsService, type ClientInfo } from '../auth/sessions.service.js';
+import type { CacheWrite } from '../documents/document-cache.js';
 import { DocumentsService } from '../documents/documents.service.js';
 import { toUserDto, type UserDto } from './dto/user.dto.js';
 import { User } from './entities/user.entity.js';
@@ -47,13 +48,16 @@ export class UsersService {
    */
   async deleteAccount(caller: AuthContext, password: string, client: ClientInfo): Promise<void> {
     await this.auth.confirmPassword(caller, password, client);
-    const documentIds = await this.users.manager.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [caller.userId]);
-      const ids = await this.documents.removeAllOwnedBy(caller.userId, tx);
-      await tx.delete(User, { userId: caller.userId });
-      return ids;
-    });
-    await this.documents.forget(documentIds);
+    let documents: CacheWrite | undefined;
+    try {
+      await this.users.manager.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [caller.userId]);
+        documents = await this.documents.removeAllOwnedBy(caller.userId, tx);
+        await tx.delete(User, { userId: caller.userId });
+      });
+    } finally {
+      await documents?.end();
+    }
     this.logger.log({ userId: caller.userId, ip: client.ip }, 'Account deleted');
   }
 }
