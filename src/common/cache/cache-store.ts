@@ -72,7 +72,9 @@ for _, key in ipairs(KEYS) do
   local current = redis.call('GET', key)
   if current and string.sub(current, 1, #start) == start then
     local ok, state = pcall(cjson.decode, current)
-    if ok and type(state.value.writers) == 'table' then writers = state.value.writers end
+    if ok and type(state.value) == 'table' and type(state.value.writers) == 'table' then
+      writers = state.value.writers
+    end
   end
   if ARGV[2] == 'begin' then writers[ARGV[1]] = 1 else writers[ARGV[1]] = nil end
   local fence = start .. '"' .. ARGV[4] .. '","writers":' .. cjson.encode(writers) .. '}}'
