@@ -2,9 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { SessionsService } from '../src/auth/sessions.service.js';
+import { encodeCursor } from '../src/common/pagination/page.js';
 import { login, PASSWORD, signup, uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { call } from './support/http.js';
+
+/** Cursors no list made: [what is wrong, the cursor or the key to encode as one]. */
+const TAMPERED_CURSORS: [string, string | string[]][] = [
+  ['not base64url JSON', 'bm90LWEtY3Vyc29y'],
+  ['one part', ['2026-12-01 10:00:00.123456+00']],
+  ['a timestamp that is not one', ['yesterday noon', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+  ['a day that does not exist', ['2026-02-31 10:00:00+00', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+  ['an id that is not a UUID', ['2026-12-01 10:00:00.123456+00', 'not-a-uuid']],
+  ['a time zone out of range', ['2026-12-01 10:00:00+99', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+];
 
 describe('accounts and sessions', () => {
   let server: RunningApp;
@@ -243,6 +254,25 @@ describe('accounts and sessions', () => {
         const session = await login(url, account);
         const reply = await call(url, 'GET', `/auth/sessions${query}`, { session });
         expect(reply.status).toBe(400);
+      },
+    );
+
+    it.each(TAMPERED_CURSORS)(
+      'answers a tampered cursor (%s) with 400 INVALID_CURSOR on every list',
+      async (_what, key) => {
+        const account = await signup(url);
+        const session = await login(url, account);
+        const cursor = typeof key === 'string' ? key : encodeCursor(key);
+        for (const list of ['/auth/sessions', '/documents']) {
+          const reply = await call(url, 'GET', `${list}?cursor=${encodeURIComponent(cursor)}`, {
+            session,
+          });
+          expect({ list, status: reply.status, code: reply.body?.code }).toEqual({
+            list,
+            status: 400,
+            code: 'INVALID_CURSOR',
+          });
+        }
       },
     );
 

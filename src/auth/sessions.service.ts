@@ -9,7 +9,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../common/config/app-config.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination/page.js';
+import {
+  decodeCreatedAtCursor,
+  encodeCreatedAtCursor,
+  queryAfterCursor,
+  type Page,
+} from '../common/pagination/page.js';
 import type { AuthContext } from './auth-context.js';
 import type { SessionDto } from './dto/session.dto.js';
 import { SESSION_TOKEN_FORMAT } from './session-cookie.js';
@@ -118,16 +123,18 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
     auth: AuthContext,
     { limit, cursor }: { limit: number; cursor?: string },
   ): Promise<Page<SessionDto>> {
-    const after = cursor ? decodeCursor(cursor, 2) : null;
-    const rows = await this.db.query<SessionRow[]>(
-      `SELECT session_id, created_at, created_at::text AS created_at_key, last_seen_at,
-              expires_at, user_agent, ip
-       FROM sessions
-       WHERE user_id = $1 AND expires_at > now()
-         AND ($2::timestamptz IS NULL OR (created_at, session_id) < ($2::timestamptz, $3::uuid))
-       ORDER BY created_at DESC, session_id DESC
-       LIMIT $4`,
-      [auth.userId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    const after = cursor ? decodeCreatedAtCursor(cursor) : null;
+    const rows = await queryAfterCursor(
+      this.db.query<SessionRow[]>(
+        `SELECT session_id, created_at, created_at::text AS created_at_key, last_seen_at,
+                expires_at, user_agent, ip
+         FROM sessions
+         WHERE user_id = $1 AND expires_at > now()
+           AND ($2::timestamptz IS NULL OR (created_at, session_id) < ($2::timestamptz, $3::uuid))
+         ORDER BY created_at DESC, session_id DESC
+         LIMIT $4`,
+        [auth.userId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+      ),
     );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -142,7 +149,9 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
         current: row.session_id === auth.sessionId,
       })),
       nextCursor:
-        rows.length > limit && last ? encodeCursor([last.created_at_key, last.session_id]) : null,
+        rows.length > limit && last
+          ? encodeCreatedAtCursor({ createdAt: last.created_at_key, id: last.session_id })
+          : null,
     };
   }
 
