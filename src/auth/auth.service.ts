@@ -71,19 +71,60 @@ export class AuthService {
       this.logger.warn({ username, ip: client.ip }, 'Login failed');
       throw invalidCredentials();
     }
-    if (this.hasher.needsRehash(user.passwordHash)) {
-      await this.users.update(user.userId, { passwordHash: await this.hasher.hash(password) });
+    const verifiedHash = await this.upgradeHash(user.userId, user.passwordHash, password);
+    const session = await this.sessions.create(user.userId, client, verifiedHash);
+    if (!session) {
+      this.logger.warn({ userId: user.userId, ip: client.ip }, 'Login failed: password changed');
+      throw invalidCredentials();
     }
-    const { token } = await this.sessions.create(user.userId, client);
     this.logger.log({ userId: user.userId, ip: client.ip }, 'Login succeeded');
-    return { user: { userId: user.userId, username: user.username }, token };
+    return { user: { userId: user.userId, username: user.username }, token: session.token };
+  }
+
+  /**
+   * Replaces `verifiedHash` by a hash at the current cost when it was made at a lower one,
+   * unless the password changed meanwhile; returns the hash the user's row now holds for
+   * `password` as far as this login knows.
+   */
+  private async upgradeHash(userId: number, verifiedHash: string, password: string) {
+    if (!this.hasher.needsRehash(verifiedHash)) return verifiedHash;
+    const rehashed = await this.hasher.hash(password);
+    const [, replaced] = await this.users.query<[unknown, number]>(
+      'UPDATE users SET password = $3 WHERE user_id = $1 AND password = $2',
+      [userId, verifiedHash, rehashed],
+    );
+    return replaced > 0 ? rehashed : verifiedHash;
+  }
+
+  /**
+   * Replaces the password of `userId`, provided `verifiedHash` (the hash the current password
+   * was checked against) is still the stored one, and ends every session but `keep` in the
+   * same transaction. The UPDATE holds the user's row until the commit, the lock that session
+   * creation takes: no session made with the old password outlives this.
+   */
+  async replacePassword(
+    userId: number,
+    verifiedHash: string,
+    newPassword: string,
+    keep: string,
+  ): Promise<void> {
+    const newHash = await this.hasher.hash(newPassword);
+    await this.users.manager.transaction(async (tx) => {
+      const [, replaced] = await tx.query<[unknown, number]>(
+        'UPDATE users SET password = $3 WHERE user_id = $1 AND password = $2',
+        [userId, verifiedHash, newHash],
+      );
+      // Another change won the race: the password this request gave is no longer current.
+      if (replaced === 0) throw invalidCredentials();
+      await this.sessions.revokeAll(userId, keep, tx);
+    });
   }
 
   /**
    * Confirms the signed-in user's password before a sensitive change, under the same
-   * brute-force budget as login.
+   * brute-force budget as login. Returns the hash the password was checked against.
    */
-  async confirmPassword(auth: AuthContext, password: string, client: ClientInfo): Promise<void> {
+  async confirmPassword(auth: AuthContext, password: string, client: ClientInfo): Promise<string> {
     await this.throttle.attempt(client.ip ?? 'unknown', auth.username);
     const user = await this.users.findOne({
       where: { userId: auth.userId },
@@ -93,5 +134,6 @@ export class AuthService {
       this.logger.warn({ userId: auth.userId, ip: client.ip }, 'Password confirmation failed');
       throw invalidCredentials();
     }
+    return user.passwordHash;
   }
 }
