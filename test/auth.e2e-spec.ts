@@ -70,9 +70,50 @@ describe('accounts and sessions', () => {
       const rows = await db.query('SELECT 1 FROM users WHERE username = $1', [username]);
       expect(rows.rowCount).toBe(1);
     });
+    it('answers 409 USERNAME_TAKEN for a name in use in another case', async () => {
+      const account = await signup(url);
+      const reply = await call(url, 'POST', '/auth/signup', {
+        body: { username: account.username.toUpperCase(), password: 'another password' },
+      });
+      expect(reply.status).toBe(409);
+      expect(reply.body).toMatchObject({ status: 409, code: 'USERNAME_TAKEN' });
+    });
+
+    it('lets exactly one of 10 concurrent signups for one name in different cases win', async () => {
+      const username = uniqueName('case');
+      const spellings = Array.from({ length: 10 }, (_, i) =>
+        [...username].map((c, j) => ((i >> (j % 4)) & 1 ? c.toUpperCase() : c)).join(''),
+      );
+      const replies = await Promise.all(
+        spellings.map((name) =>
+          call(url, 'POST', '/auth/signup', { body: { username: name, password: PASSWORD } }),
+        ),
+      );
+      expect(replies.map((reply) => reply.status).sort()).toEqual([
+        201,
+        ...Array<number>(9).fill(409),
+      ]);
+      const rows = await db.query('SELECT 1 FROM users WHERE lower(username) = $1', [username]);
+      expect(rows.rowCount).toBe(1);
+    });
   });
 
   describe('login', () => {
+    it('signs in whatever the case of the username, answering the name as it was chosen', async () => {
+      const username = `Mixed_${randomBytes(4).toString('hex')}`;
+      const created = await call(url, 'POST', '/auth/signup', {
+        body: { username, password: PASSWORD },
+      });
+      expect(created.status).toBe(201);
+      for (const spelling of [username, username.toLowerCase(), username.toUpperCase()]) {
+        const reply = await call(url, 'POST', '/auth/login', {
+          body: { username: spelling, password: PASSWORD },
+        });
+        expect(reply.status).toBe(200);
+        expect(reply.body).toEqual({ userId: created.body.userId, username });
+      }
+    });
+
     it('answers 200 with the user and sets the session cookie with safe attributes', async () => {
       const account = await signup(url);
       const reply = await call(url, 'POST', '/auth/login', {

@@ -31,7 +31,10 @@ export class AuthService {
     private readonly throttle: LoginThrottle,
   ) {}
 
-  /** Creates an account; the unique index decides between concurrent signups for a name. */
+  /**
+   * Creates an account; the unique indexes decide between concurrent signups for a name, in
+   * any case (`alice` and `ALICE` are one name).
+   */
   async signup({ username, password }: CredentialsDto, client: ClientInfo): Promise<UserDto> {
     await this.throttle.attempt(client.ip ?? 'unknown');
     const passwordHash = await this.hasher.hash(password);
@@ -60,10 +63,7 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<{ user: Pick<UserDto, 'userId' | 'username'>; token: string }> {
     await this.throttle.attempt(client.ip ?? 'unknown', username);
-    const user = await this.users.findOne({
-      where: { username },
-      select: { userId: true, username: true, passwordHash: true },
-    });
+    const user = await this.findForLogin(username);
     const valid = user
       ? await this.hasher.verify(password, user.passwordHash)
       : await this.hasher.verifyNothing(password);
@@ -79,6 +79,15 @@ export class AuthService {
     }
     this.logger.log({ userId: user.userId, ip: client.ip }, 'Login succeeded');
     return { user: { userId: user.userId, username: user.username }, token: session.token };
+  }
+
+  /** The user a name belongs to, whatever its case (through the `lower(username)` index). */
+  private findForLogin(username: string): Promise<User | null> {
+    return this.users
+      .createQueryBuilder('user')
+      .select(['user.userId', 'user.username', 'user.passwordHash'])
+      .where('lower(user.username) = lower(:username)', { username })
+      .getOne();
   }
 
   /**
