@@ -95,7 +95,11 @@ export class AuthService {
    * unless the password changed meanwhile; returns the hash the user's row now holds for
    * `password` as far as this login knows.
    */
-  private async upgradeHash(userId: number, verifiedHash: string, password: string) {
+  private async upgradeHash(
+    userId: number,
+    verifiedHash: string,
+    password: string,
+  ): Promise<string> {
     if (!this.hasher.needsRehash(verifiedHash)) return verifiedHash;
     const rehashed = await this.hasher.hash(password);
     const [, replaced] = await this.users.query<[unknown, number]>(
