@@ -2,9 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { SessionsService } from '../src/auth/sessions.service.js';
+import { encodeCursor } from '../src/common/pagination/page.js';
 import { login, PASSWORD, signup, uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { call } from './support/http.js';
+
+/** Cursors no list made: [what is wrong, the cursor or the key to encode as one]. */
+const TAMPERED_CURSORS: [string, string | string[]][] = [
+  ['not base64url JSON', 'bm90LWEtY3Vyc29y'],
+  ['one part', ['2026-12-01 10:00:00.123456+00']],
+  ['a timestamp that is not one', ['yesterday noon', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+  ['a day that does not exist', ['2026-02-31 10:00:00+00', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+  ['an id that is not a UUID', ['2026-12-01 10:00:00.123456+00', 'not-a-uuid']],
+  ['a time zone out of range', ['2026-12-01 10:00:00+99', '3f2b8c1d-6a4e-4f0b-9c7d-2e1a5b8f9c0d']],
+];
 
 describe('accounts and sessions', () => {
   let server: RunningApp;
@@ -59,9 +70,50 @@ describe('accounts and sessions', () => {
       const rows = await db.query('SELECT 1 FROM users WHERE username = $1', [username]);
       expect(rows.rowCount).toBe(1);
     });
+    it('answers 409 USERNAME_TAKEN for a name in use in another case', async () => {
+      const account = await signup(url);
+      const reply = await call(url, 'POST', '/auth/signup', {
+        body: { username: account.username.toUpperCase(), password: 'another password' },
+      });
+      expect(reply.status).toBe(409);
+      expect(reply.body).toMatchObject({ status: 409, code: 'USERNAME_TAKEN' });
+    });
+
+    it('lets exactly one of 10 concurrent signups for one name in different cases win', async () => {
+      const username = uniqueName('case');
+      const spellings = Array.from({ length: 10 }, (_, i) =>
+        [...username].map((c, j) => ((i >> (j % 4)) & 1 ? c.toUpperCase() : c)).join(''),
+      );
+      const replies = await Promise.all(
+        spellings.map((name) =>
+          call(url, 'POST', '/auth/signup', { body: { username: name, password: PASSWORD } }),
+        ),
+      );
+      expect(replies.map((reply) => reply.status).sort()).toEqual([
+        201,
+        ...Array<number>(9).fill(409),
+      ]);
+      const rows = await db.query('SELECT 1 FROM users WHERE lower(username) = $1', [username]);
+      expect(rows.rowCount).toBe(1);
+    });
   });
 
   describe('login', () => {
+    it('signs in whatever the case of the username, answering the name as it was chosen', async () => {
+      const username = `Mixed_${randomBytes(4).toString('hex')}`;
+      const created = await call(url, 'POST', '/auth/signup', {
+        body: { username, password: PASSWORD },
+      });
+      expect(created.status).toBe(201);
+      for (const spelling of [username, username.toLowerCase(), username.toUpperCase()]) {
+        const reply = await call(url, 'POST', '/auth/login', {
+          body: { username: spelling, password: PASSWORD },
+        });
+        expect(reply.status).toBe(200);
+        expect(reply.body).toEqual({ userId: created.body.userId, username });
+      }
+    });
+
     it('answers 200 with the user and sets the session cookie with safe attributes', async () => {
       const account = await signup(url);
       const reply = await call(url, 'POST', '/auth/login', {
@@ -243,6 +295,25 @@ describe('accounts and sessions', () => {
         const session = await login(url, account);
         const reply = await call(url, 'GET', `/auth/sessions${query}`, { session });
         expect(reply.status).toBe(400);
+      },
+    );
+
+    it.each(TAMPERED_CURSORS)(
+      'answers a tampered cursor (%s) with 400 INVALID_CURSOR on every list',
+      async (_what, key) => {
+        const account = await signup(url);
+        const session = await login(url, account);
+        const cursor = typeof key === 'string' ? key : encodeCursor(key);
+        for (const list of ['/auth/sessions', '/documents']) {
+          const reply = await call(url, 'GET', `${list}?cursor=${encodeURIComponent(cursor)}`, {
+            session,
+          });
+          expect({ list, status: reply.status, code: reply.body?.code }).toEqual({
+            list,
+            status: 400,
+            code: 'INVALID_CURSOR',
+          });
+        }
       },
     );
 

@@ -17,6 +17,7 @@ const MIGRATIONS = [
   'CreateUsers1764100000000',
   'CreateSessions1764200000000',
   'CreateDocuments1764300000000',
+  'UsernamesUniqueIgnoringCase1764450000000',
 ];
 
 const SEED_USERS_TABLE = `
@@ -82,7 +83,12 @@ async function migratedDataSource(url: string): Promise<DataSource> {
     entities: [User, Session, Document],
   });
   await dataSource.initialize();
-  await runMigrationsLocked(dataSource);
+  try {
+    await runMigrationsLocked(dataSource);
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
   return dataSource;
 }
 
@@ -148,6 +154,50 @@ describe('the database schema and its migrations', () => {
     );
   });
 
+  it('makes usernames unique regardless of case, keeping the seed’s columns', async () => {
+    const url = await scratch.create();
+    const dataSource = await migratedDataSource(url);
+    await dataSource.destroy();
+
+    await query(url, `INSERT INTO users (username, password) VALUES ('dave', 'x')`);
+    await expect(
+      query(url, `INSERT INTO users (username, password) VALUES ('DaVe', 'x')`),
+    ).rejects.toMatchObject({ code: '23505', constraint: 'users_username_lower_key' });
+    expect(await query(url, COLUMNS_QUERY)).toEqual(seedShape.columns);
+  });
+
+  it('stops, naming every clash, on a database whose usernames differ only in case', async () => {
+    const url = await scratch.create();
+    await query(url, SEED_USERS_TABLE);
+    await query(
+      url,
+      `INSERT INTO users (username, password)
+       VALUES ('alice', 'x'), ('ALICE', 'x'), ('carol', 'x'), ('Bob', 'x'), ('Alice', 'x'),
+              ('bob', 'x')`,
+    );
+
+    const failed = migratedDataSource(url);
+    await expect(failed).rejects.toThrow(
+      'Cannot make usernames unique regardless of case: 2 names are taken by more than one ' +
+        'user, differing only in case: [alice (user_id 1), ALICE (user_id 2), Alice (user_id 5)]; ' +
+        '[Bob (user_id 4), bob (user_id 6)]. Rename all but one user of each group',
+    );
+    const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations ORDER BY id');
+    expect(applied.map((row) => row.name)).toEqual(MIGRATIONS.slice(0, -1));
+    expect(await query(url, 'SELECT count(*)::int AS n FROM users')).toEqual([{ n: 6 }]);
+
+    await query(url, `UPDATE users SET username = 'alice2' WHERE user_id = 2`);
+    await query(url, `UPDATE users SET username = 'alice3' WHERE user_id = 5`);
+    await query(url, `UPDATE users SET username = 'bob2' WHERE user_id = 6`);
+    const dataSource = await migratedDataSource(url);
+    await dataSource.destroy();
+    expect(
+      (await query<{ name: string }>(url, 'SELECT name FROM migrations ORDER BY id')).map(
+        (row) => row.name,
+      ),
+    ).toEqual(MIGRATIONS);
+  });
+
   it('applies each migration once when several replicas start together', async () => {
     const url = await scratch.create();
     const replicas = await Promise.all(Array.from({ length: 4 }, () => migratedDataSource(url)));
@@ -170,7 +220,7 @@ describe('the database schema and its migrations', () => {
     expect(statements).toEqual([]);
   });
 
-  it('reverts the last migration and applies it again', async () => {
+  it('reverts the last migrations and applies them again', async () => {
     const url = await scratch.create();
     const dataSource = await migratedDataSource(url);
     const tables = async () =>
@@ -182,12 +232,24 @@ describe('the database schema and its migrations', () => {
       ).map((row) => row.tablename);
     expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
 
+    const lowerIndex = async () =>
+      (
+        await query<{ present: boolean }>(
+          url,
+          `SELECT to_regclass('users_username_lower_key') IS NOT NULL AS present`,
+        )
+      )[0].present;
+    expect(await lowerIndex()).toBe(true);
+
+    await dataSource.undoLastMigration();
+    expect(await lowerIndex()).toBe(false);
     await dataSource.undoLastMigration();
     expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
 
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
     expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
+    expect(await lowerIndex()).toBe(true);
   });
 
   it('shows, runs and reverts migrations from the command line', async () => {
@@ -212,6 +274,8 @@ describe('the database schema and its migrations', () => {
     expect(await present('documents')).toBe(true);
     const applied = await cli('show');
     for (const name of MIGRATIONS) expect(applied).toContain(`[X] ${name}`);
+    await cli('revert');
+    expect(await present('users_username_lower_key')).toBe(false);
     await cli('revert');
     expect(await present('documents')).toBe(false);
     expect(await present('sessions')).toBe(true);

@@ -238,8 +238,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The content itself, with the document's own Content-Type. HTML is sandboxed, so a stored
-         *     page cannot run script against this origin.
+         * The content itself, with the document's own Content-Type, sandboxed and unable to load
+         *     anything, so a stored page can neither run script against this origin nor call home.
          */
         get: operations["documentsRaw"];
         put?: never;
@@ -2194,6 +2194,8 @@ export interface operations {
                     ETag?: string;
                     /** @description HIT, MISS, or BYPASS (cache off or unreachable) */
                     "X-Cache"?: "HIT" | "MISS" | "BYPASS";
+                    /** @description Sandboxed, loading nothing from anywhere, whatever the content type */
+                    "Content-Security-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -31,7 +31,10 @@ export class AuthService {
     private readonly throttle: LoginThrottle,
   ) {}
 
-  /** Creates an account; the unique index decides between concurrent signups for a name. */
+  /**
+   * Creates an account; the unique indexes decide between concurrent signups for a name, in
+   * any case (`alice` and `ALICE` are one name).
+   */
   async signup({ username, password }: CredentialsDto, client: ClientInfo): Promise<UserDto> {
     await this.throttle.attempt(client.ip ?? 'unknown');
     const passwordHash = await this.hasher.hash(password);
@@ -60,10 +63,7 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<{ user: Pick<UserDto, 'userId' | 'username'>; token: string }> {
     await this.throttle.attempt(client.ip ?? 'unknown', username);
-    const user = await this.users.findOne({
-      where: { username },
-      select: { userId: true, username: true, passwordHash: true },
-    });
+    const user = await this.findForLogin(username);
     const valid = user
       ? await this.hasher.verify(password, user.passwordHash)
       : await this.hasher.verifyNothing(password);
@@ -71,19 +71,73 @@ export class AuthService {
       this.logger.warn({ username, ip: client.ip }, 'Login failed');
       throw invalidCredentials();
     }
-    if (this.hasher.needsRehash(user.passwordHash)) {
-      await this.users.update(user.userId, { passwordHash: await this.hasher.hash(password) });
+    const verifiedHash = await this.upgradeHash(user.userId, user.passwordHash, password);
+    const session = await this.sessions.create(user.userId, client, verifiedHash);
+    if (!session) {
+      this.logger.warn({ userId: user.userId, ip: client.ip }, 'Login failed: password changed');
+      throw invalidCredentials();
     }
-    const { token } = await this.sessions.create(user.userId, client);
     this.logger.log({ userId: user.userId, ip: client.ip }, 'Login succeeded');
-    return { user: { userId: user.userId, username: user.username }, token };
+    return { user: { userId: user.userId, username: user.username }, token: session.token };
+  }
+
+  /** The user a name belongs to, whatever its case (through the `lower(username)` index). */
+  private findForLogin(username: string): Promise<User | null> {
+    return this.users
+      .createQueryBuilder('user')
+      .select(['user.userId', 'user.username', 'user.passwordHash'])
+      .where('lower(user.username) = lower(:username)', { username })
+      .getOne();
+  }
+
+  /**
+   * Replaces `verifiedHash` by a hash at the current cost when it was made at a lower one,
+   * unless the password changed meanwhile; returns the hash the user's row now holds for
+   * `password` as far as this login knows.
+   */
+  private async upgradeHash(
+    userId: number,
+    verifiedHash: string,
+    password: string,
+  ): Promise<string> {
+    if (!this.hasher.needsRehash(verifiedHash)) return verifiedHash;
+    const rehashed = await this.hasher.hash(password);
+    const [, replaced] = await this.users.query<[unknown, number]>(
+      'UPDATE users SET password = $3 WHERE user_id = $1 AND password = $2',
+      [userId, verifiedHash, rehashed],
+    );
+    return replaced > 0 ? rehashed : verifiedHash;
+  }
+
+  /**
+   * Replaces the password of `userId`, provided `verifiedHash` (the hash the current password
+   * was checked against) is still the stored one, and ends every session but `keep` in the
+   * same transaction. The UPDATE holds the user's row until the commit, the lock that session
+   * creation takes: no session made with the old password outlives this.
+   */
+  async replacePassword(
+    userId: number,
+    verifiedHash: string,
+    newPassword: string,
+    keep: string,
+  ): Promise<void> {
+    const newHash = await this.hasher.hash(newPassword);
+    await this.users.manager.transaction(async (tx) => {
+      const [, replaced] = await tx.query<[unknown, number]>(
+        'UPDATE users SET password = $3 WHERE user_id = $1 AND password = $2',
+        [userId, verifiedHash, newHash],
+      );
+      // Another change won the race: the password this request gave is no longer current.
+      if (replaced === 0) throw invalidCredentials();
+      await this.sessions.revokeAll(userId, keep, tx);
+    });
   }
 
   /**
    * Confirms the signed-in user's password before a sensitive change, under the same
-   * brute-force budget as login.
+   * brute-force budget as login. Returns the hash the password was checked against.
    */
-  async confirmPassword(auth: AuthContext, password: string, client: ClientInfo): Promise<void> {
+  async confirmPassword(auth: AuthContext, password: string, client: ClientInfo): Promise<string> {
     await this.throttle.attempt(client.ip ?? 'unknown', auth.username);
     const user = await this.users.findOne({
       where: { userId: auth.userId },
@@ -93,5 +147,6 @@ export class AuthService {
       this.logger.warn({ userId: auth.userId, ip: client.ip }, 'Password confirmation failed');
       throw invalidCredentials();
     }
+    return user.passwordHash;
   }
 }

@@ -7,9 +7,14 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { AppConfig } from '../common/config/app-config.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination/page.js';
+import {
+  decodeCreatedAtCursor,
+  encodeCreatedAtCursor,
+  queryAfterCursor,
+  type Page,
+} from '../common/pagination/page.js';
 import type { AuthContext } from './auth-context.js';
 import type { SessionDto } from './dto/session.dto.js';
 import { SESSION_TOKEN_FORMAT } from './session-cookie.js';
@@ -68,10 +73,26 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
     clearInterval(this.purgeTimer);
   }
 
-  /** Opens a new session (never reuses one) and returns the token for the cookie. */
-  async create(userId: number, client: ClientInfo): Promise<{ token: string; sessionId: string }> {
+  /**
+   * Opens a new session (never reuses one) and returns the token for the cookie, or null when
+   * `verifiedHash`, the password hash the caller checked the password against, is no longer
+   * the user's (the password changed, or the user went, meanwhile). The check holds the
+   * user's row locked until the session is committed, and a password change takes the same
+   * lock to replace the hash and end the other sessions: a session made with an old password
+   * is either refused here or ended by the change.
+   */
+  async create(
+    userId: number,
+    client: ClientInfo,
+    verifiedHash: string,
+  ): Promise<{ token: string; sessionId: string } | null> {
     const token = randomBytes(32).toString('base64url');
     const sessionId = await this.db.transaction(async (tx) => {
+      const [user] = await tx.query<unknown[]>(
+        'SELECT 1 FROM users WHERE user_id = $1 AND password = $2 FOR NO KEY UPDATE',
+        [userId, verifiedHash],
+      );
+      if (!user) return null;
       const [row] = await tx.query<{ session_id: string }[]>(
         `INSERT INTO sessions (user_id, token_hash, expires_at, user_agent, ip)
          VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5)
@@ -90,7 +111,7 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
       ]);
       return row.session_id;
     });
-    return { token, sessionId };
+    return sessionId === null ? null : { token, sessionId };
   }
 
   /** The caller behind a token, or null for an unknown, malformed or expired one. */
@@ -118,16 +139,18 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
     auth: AuthContext,
     { limit, cursor }: { limit: number; cursor?: string },
   ): Promise<Page<SessionDto>> {
-    const after = cursor ? decodeCursor(cursor, 2) : null;
-    const rows = await this.db.query<SessionRow[]>(
-      `SELECT session_id, created_at, created_at::text AS created_at_key, last_seen_at,
-              expires_at, user_agent, ip
-       FROM sessions
-       WHERE user_id = $1 AND expires_at > now()
-         AND ($2::timestamptz IS NULL OR (created_at, session_id) < ($2::timestamptz, $3::uuid))
-       ORDER BY created_at DESC, session_id DESC
-       LIMIT $4`,
-      [auth.userId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    const after = cursor ? decodeCreatedAtCursor(cursor) : null;
+    const rows = await queryAfterCursor(
+      this.db.query<SessionRow[]>(
+        `SELECT session_id, created_at, created_at::text AS created_at_key, last_seen_at,
+                expires_at, user_agent, ip
+         FROM sessions
+         WHERE user_id = $1 AND expires_at > now()
+           AND ($2::timestamptz IS NULL OR (created_at, session_id) < ($2::timestamptz, $3::uuid))
+         ORDER BY created_at DESC, session_id DESC
+         LIMIT $4`,
+        [auth.userId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+      ),
     );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -142,7 +165,9 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
         current: row.session_id === auth.sessionId,
       })),
       nextCursor:
-        rows.length > limit && last ? encodeCursor([last.created_at_key, last.session_id]) : null,
+        rows.length > limit && last
+          ? encodeCreatedAtCursor({ createdAt: last.created_at_key, id: last.session_id })
+          : null,
     };
   }
 
@@ -152,16 +177,20 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
     await this.db.query('UPDATE users SET session_id = NULL WHERE session_id = $1', [sessionId]);
   }
 
-  /** Ends every session of a user, but `keep` when given. */
-  async revokeAll(userId: number, keep?: string): Promise<void> {
-    await this.db.query(
+  /**
+   * Ends every session of a user, but `keep` when given; inside `tx` when given (a password
+   * change ends them in the transaction that replaces the hash).
+   */
+  async revokeAll(
+    userId: number,
+    keep?: string,
+    tx: EntityManager = this.db.manager,
+  ): Promise<void> {
+    await tx.query(
       'DELETE FROM sessions WHERE user_id = $1 AND ($2::uuid IS NULL OR session_id <> $2::uuid)',
       [userId, keep ?? null],
     );
-    await this.db.query('UPDATE users SET session_id = $2 WHERE user_id = $1', [
-      userId,
-      keep ?? null,
-    ]);
+    await tx.query('UPDATE users SET session_id = $2 WHERE user_id = $1', [userId, keep ?? null]);
   }
 
   /** Deletes expired sessions; they already fail authentication, this only frees the rows. */

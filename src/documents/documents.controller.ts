@@ -25,6 +25,7 @@ import { ApiHeader, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../common/http/api-problem.decorator.js';
 import { CanonicalUuidPipe } from '../common/http/canonical-uuid.pipe.js';
 import { CONTENT_TYPES } from './entities/document.entity.js';
+import { RAW_CONTENT_SECURITY_POLICY } from './raw-content-policy.js';
 
 const READ_HEADERS = {
   ETag: { description: 'Strong validator of this version', schema: { type: 'string' } },
@@ -125,12 +126,18 @@ export class DocumentsController {
   }
 
   /**
-   * The content itself, with the document's own Content-Type. HTML is sandboxed, so a stored
-   * page cannot run script against this origin.
+   * The content itself, with the document's own Content-Type, sandboxed and unable to load
+   * anything, so a stored page can neither run script against this origin nor call home.
    */
   @ApiOkResponse({
     description: 'The content, with the Content-Type it was stored with',
-    headers: READ_HEADERS,
+    headers: {
+      ...READ_HEADERS,
+      'Content-Security-Policy': {
+        description: 'Sandboxed, loading nothing from anywhere, whatever the content type',
+        schema: { type: 'string', example: RAW_CONTENT_SECURITY_POLICY },
+      },
+    },
     content: Object.fromEntries(
       CONTENT_TYPES.map((type) => [type, { schema: { type: 'string' } }]),
     ),
@@ -147,10 +154,8 @@ export class DocumentsController {
     const { document, cache } = await this.documents.read(id, caller);
     void reply
       .header('content-type', `${document.contentType}; charset=utf-8`)
-      .header('x-content-type-options', 'nosniff');
-    if (document.contentType === 'text/html') {
-      void reply.header('content-security-policy', 'sandbox');
-    }
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', RAW_CONTENT_SECURITY_POLICY);
     if (sendConditional(reply, document, cache, ifNoneMatch)) return;
     await reply.status(200).send(document.content);
   }

@@ -8,7 +8,12 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination/page.js';
+import {
+  decodeCreatedAtCursor,
+  encodeCreatedAtCursor,
+  queryAfterCursor,
+  type Page,
+} from '../common/pagination/page.js';
 import { DocumentCache, type CacheOutcome, type CacheWrite } from './document-cache.js';
 import type { CreateDocumentDto } from './dto/create-document.dto.js';
 import type { DocumentDto, DocumentSummaryDto } from './dto/document.dto.js';
@@ -160,11 +165,9 @@ export class DocumentsService {
     caller: AuthContext | undefined,
     query: ListDocumentsQuery,
   ): Promise<Page<DocumentSummaryDto>> {
-    const after = query.cursor ? decodeCursor(query.cursor, 2) : null;
-    if (after && !/^[0-9a-f-]{36}$/i.test(after[1]))
-      throw new BadRequestException({ code: 'INVALID_CURSOR', message: 'cursor is not valid' });
-    const rows = await this.db
-      .query<DocumentRow[]>(
+    const after = query.cursor ? decodeCreatedAtCursor(query.cursor) : null;
+    const rows = await queryAfterCursor(
+      this.db.query<DocumentRow[]>(
         `SELECT ${SUMMARY_COLUMNS}, created_at::text AS created_at_key
        FROM documents
        WHERE (visibility = 'public' OR owner_id = $1)
@@ -176,23 +179,19 @@ export class DocumentsService {
         [
           caller?.userId ?? null,
           query.q ?? null,
-          after?.[0] ?? null,
-          after?.[1] ?? null,
+          after?.createdAt ?? null,
+          after?.id ?? null,
           query.limit + 1,
         ],
-      )
-      .catch((error: { code?: string }) => {
-        if (error.code?.startsWith(DATA_EXCEPTION))
-          throw new BadRequestException({ code: 'INVALID_CURSOR', message: 'cursor is not valid' });
-        throw error;
-      });
+      ),
+    );
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
       items: page.map(toSummary),
       nextCursor:
         rows.length > query.limit && last
-          ? encodeCursor([last.created_at_key!, last.document_id])
+          ? encodeCreatedAtCursor({ createdAt: last.created_at_key!, id: last.document_id })
           : null,
     };
   }
@@ -235,9 +234,6 @@ export class DocumentsService {
     throw preconditionFailed();
   }
 }
-
-/** SQLSTATE class 22: a cursor whose timestamp PostgreSQL cannot read. */
-const DATA_EXCEPTION = '22';
 
 function notOwner(): ForbiddenException {
   return new ForbiddenException({

@@ -3,8 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AuthService } from '../auth/auth.service.js';
-import { PasswordHasher } from '../auth/password-hasher.service.js';
-import { SessionsService, type ClientInfo } from '../auth/sessions.service.js';
+import type { ClientInfo } from '../auth/sessions.service.js';
 import type { CacheWrite } from '../documents/document-cache.js';
 import { DocumentsService } from '../documents/documents.service.js';
 import { toUserDto, type UserDto } from './dto/user.dto.js';
@@ -18,8 +17,6 @@ export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly auth: AuthService,
-    private readonly hasher: PasswordHasher,
-    private readonly sessions: SessionsService,
     private readonly documents: DocumentsService,
   ) {}
 
@@ -36,9 +33,8 @@ export class UsersService {
     newPassword: string,
     client: ClientInfo,
   ): Promise<void> {
-    await this.auth.confirmPassword(caller, currentPassword, client);
-    await this.users.update(caller.userId, { passwordHash: await this.hasher.hash(newPassword) });
-    await this.sessions.revokeAll(caller.userId, caller.sessionId);
+    const verifiedHash = await this.auth.confirmPassword(caller, currentPassword, client);
+    await this.auth.replacePassword(caller.userId, verifiedHash, newPassword, caller.sessionId);
     this.logger.log({ userId: caller.userId, ip: client.ip }, 'Password changed');
   }
 

@@ -49,6 +49,9 @@ export async function postgresOptions(url: string, poolMax: number) {
     migrationsRun: false,
     migrations: await loadMigrations(),
     migrationsTransactionMode: 'each',
+    // TypeORM's logger writes failed and slow queries with their parameters verbatim (token
+    // hashes, bcrypt hashes): it stays off, and query failures reach the log through the
+    // exception filter's serializer, without values.
     logging: false,
     extra: {
       max: poolMax,

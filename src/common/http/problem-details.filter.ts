@@ -12,6 +12,7 @@ import {
   DATABASE_RETRY_AFTER_SECONDS,
   isDatabaseUnavailable,
 } from '../database/database-unavailable.js';
+import { errorSummary } from '../logging/error-serializer.js';
 import type { ProblemDetailsDto } from './problem-details.dto.js';
 import { RouteMethods } from './route-methods.js';
 import { TooManyRequestsException } from './too-many-requests.exception.js';
@@ -85,7 +86,8 @@ function describeClientError(exception: unknown): Described | undefined {
 
 /**
  * Turns every exception into a problem-details response. Anything unexpected becomes a 500
- * whose body says nothing about the cause; the stack goes to the log with the request id.
+ * whose body says nothing about the cause; the stack goes to the log with the request id
+ * (a failed query's SQLSTATE and text, never its parameters: see `serializeError`).
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -162,10 +164,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 
   private unexpected(exception: unknown, request: FastifyRequest): Described {
-    this.logger.error(
-      { err: exception, requestId: request.id },
-      exception instanceof Error ? exception.stack : String(exception),
-    );
+    this.logger.error({ err: exception, requestId: request.id }, errorSummary(exception));
     const status = HttpStatus.INTERNAL_SERVER_ERROR;
     return { status, code: 'INTERNAL_ERROR', detail: 'An unexpected error occurred' };
   }

@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { LevelWithSilent, Logger } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../config/app-config.js';
+import { errSerializer, summariseLoggedError } from './error-serializer.js';
 import { requestIdMixin } from './request-log.js';
 
 /** Paths pino replaces with "[Redacted]": credentials never reach the log. */
@@ -39,7 +40,8 @@ export function isoTimeOncePerMillisecond(): () => string {
 
 /**
  * The root logger's options: JSON lines with the level as a word and an ISO time, secrets
- * redacted, and the request id on every line logged while a request is handled.
+ * redacted, errors without the values of failed queries, and the request id on every line
+ * logged while a request is handled.
  * (nestjs-pino builds the logger through pino-http, which adds its request, response and
  * error serializers.)
  */
@@ -49,6 +51,8 @@ export function loggerOptions(level: LevelWithSilent): Options {
     timestamp: isoTimeOncePerMillisecond(),
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS },
+    serializers: { err: errSerializer },
+    hooks: { logMethod: summariseLoggedError },
     mixin: requestIdMixin,
   };
 }
