@@ -14,7 +14,7 @@ export function proxyTrust(setting: boolean | number | string): ProxyTrust | fal
   if (setting === false) return false;
   if (setting === true) return () => true;
   if (typeof setting === 'number') return (_address, hop) => hop < setting;
-  const trusted = proxyAddr.compile(setting.split(','));
+  const trusted = proxyAddr.compile(setting.split(',').map((entry) => entry.trim()));
   return (address, hop) => (address === undefined ? hop === 0 : trusted(address, hop));
 }
 
