@@ -44,11 +44,7 @@ export class AuthController {
     return this.auth.signup(body, clientInfo(request));
   }
 
-  /**
-   * Signs in: a new session, whose token comes back in the `sid` cookie. A client signing in
-   * for the first time also gets the `did` device cookie, which lets it sign in to this account
-   * while others have spent the account's budget of attempts.
-   */
+  /** Signs in: a new session in the `sid` cookie; a new device also gets the `did` cookie. */
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
