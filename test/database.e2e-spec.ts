@@ -17,6 +17,7 @@ const MIGRATIONS = [
   'CreateUsers1764100000000',
   'CreateSessions1764200000000',
   'CreateDocuments1764300000000',
+  'CreateTrustedDevices1764700000000',
 ];
 
 const SEED_USERS_TABLE = `
@@ -180,14 +181,15 @@ describe('the database schema and its migrations', () => {
           `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
         )
       ).map((row) => row.tablename);
-    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
+    const all = ['documents', 'migrations', 'sessions', 'trusted_devices', 'users'];
+    expect(await tables()).toEqual(all);
 
     await dataSource.undoLastMigration();
-    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
+    expect(await tables()).toEqual(all.filter((table) => table !== 'trusted_devices'));
 
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
-    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
+    expect(await tables()).toEqual(all);
   });
 
   it('shows, runs and reverts migrations from the command line', async () => {
@@ -209,12 +211,12 @@ describe('the database schema and its migrations', () => {
     const pending = await cli('show');
     for (const name of MIGRATIONS) expect(pending).toContain(`[ ] ${name}`);
     await cli('run');
-    expect(await present('documents')).toBe(true);
+    expect(await present('trusted_devices')).toBe(true);
     const applied = await cli('show');
     for (const name of MIGRATIONS) expect(applied).toContain(`[X] ${name}`);
     await cli('revert');
-    expect(await present('documents')).toBe(false);
-    expect(await present('sessions')).toBe(true);
+    expect(await present('trusted_devices')).toBe(false);
+    expect(await present('documents')).toBe(true);
     await expect(run(process.execPath, [MIGRATE_CLI, 'sideways'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('usage:'),
