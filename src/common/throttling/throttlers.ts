@@ -1,4 +1,4 @@
-import { SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { Logger, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import {
   normalizeIp,
   type ThrottlerGetTrackerFunction,
@@ -48,7 +48,20 @@ function onlyWhereMarked(name: string) {
  * each device may pick any address).
  */
 export function clientTracker(request: FastifyRequest): string {
-  return normalizeIp(clientIp(request) ?? 'unknown');
+  const address = clientIp(request);
+  if (address === undefined) warnUnnamedClient();
+  return normalizeIp(address ?? 'unknown');
+}
+
+let unnamedClientWarned = false;
+
+/** Said once: only a proxy that sends no valid X-Forwarded-For on LISTEN_PATH gets here. */
+function warnUnnamedClient(): void {
+  if (unnamedClientWarned) return;
+  unnamedClientWarned = true;
+  new Logger('ClientAddress').warn(
+    'A request on the Unix socket came without a valid X-Forwarded-For: such requests share one rate-limit budget; make the proxy in front set it',
+  );
 }
 
 /** The account a login names, whatever its case; none when the body names none. */
