@@ -14,8 +14,12 @@ export const esm = {
       'ts-jest',
       { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } },
     ],
+    // @nestjs/throttler is CommonJS and require()s NestJS 12's ES modules: see the bridge.
+    '/node_modules/@nestjs/throttler/.+\\.js$':
+      '<rootDir>/test/support/nest-esm-bridge.transform.cjs',
   },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/|@nestjs/throttler/)'],
+  setupFiles: ['<rootDir>/test/support/nest-esm-bridge.ts'],
 };
 
 export default {
@@ -26,7 +30,7 @@ export default {
       ...esm,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
+      setupFiles: [...esm.setupFiles, '<rootDir>/test/support/quiet-logs.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/contract-guard.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',

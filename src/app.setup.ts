@@ -12,6 +12,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
+import { proxyTrust } from './common/http/client-ip.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { bodyDepthGuard, clientErrorHandler, frameworkErrors } from './common/http/edge-errors.js';
 import { requestIdFor } from './common/http/request-context.js';
@@ -22,8 +23,7 @@ import { completionLogger } from './common/logging/logging.module.js';
 import { installRequestLogging } from './common/logging/request-log.js';
 import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
 import { MetricsService } from './common/metrics/metrics.service.js';
-import { rateLimitHook } from './common/throttling/rate-limit.hook.js';
-import { RateLimitStore } from './common/throttling/rate-limit.store.js';
+import { ClientThrottlerGuard } from './common/throttling/client-throttler.guard.js';
 
 /**
  * Security headers for a JSON API: nothing may be loaded or framed from its responses.
@@ -94,8 +94,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   const { bodyLimitBytes, requestTimeoutMs, keepAliveTimeoutMs, tls } = config.http;
   const options = {
     logger: false,
-    // Fastify takes a hop count too; the adapter's type leaves it out.
-    trustProxy: config.trustProxy as boolean | string,
+    trustProxy: proxyTrust(config.trustProxy),
     bodyLimit: bodyLimitBytes,
     requestTimeout: requestTimeoutMs,
     http: {
@@ -156,14 +155,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
     done();
   });
   const metrics = app.get(MetricsService);
-  fastify.addHook(
-    'onRequest',
-    rateLimitHook(
-      app.get(RateLimitStore),
-      config.getOrThrow('rateLimit', { infer: true }),
-      metrics,
-    ),
-  );
+  fastify.addHook('onRequest', app.get(ClientThrottlerGuard).unmatchedRoutes());
   fastify.addHook('onRequest', crossSiteGuard(origins));
   fastify.addHook('preValidation', bodyDepthGuard());
   fastify.addHook('onResponse', httpMetricsHook(metrics));

@@ -321,7 +321,7 @@ describe('what the logs say about sign-in', () => {
     expect(output).not.toContain(token);
     const events = server
       .logs()
-      .filter((line) => line.context === 'AuthService' || line.context === 'LoginThrottle');
+      .filter((line) => line.context === 'AuthService' || line.context === 'ClientThrottlerGuard');
     expect(events).toEqual(
       expect.arrayContaining([
         expect.objectContaining({

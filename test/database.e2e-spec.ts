@@ -18,6 +18,7 @@ const MIGRATIONS = [
   'CreateSessions1764200000000',
   'CreateDocuments1764300000000',
   'UsernamesUniqueIgnoringCase1764450000000',
+  'CreateTrustedDevices1764700000000',
 ];
 
 const SEED_USERS_TABLE = `
@@ -230,8 +231,6 @@ describe('the database schema and its migrations', () => {
           `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
         )
       ).map((row) => row.tablename);
-    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
-
     const lowerIndex = async () =>
       (
         await query<{ present: boolean }>(
@@ -239,16 +238,19 @@ describe('the database schema and its migrations', () => {
           `SELECT to_regclass('users_username_lower_key') IS NOT NULL AS present`,
         )
       )[0].present;
+    const all = ['documents', 'migrations', 'sessions', 'trusted_devices', 'users'];
+    expect(await tables()).toEqual(all);
     expect(await lowerIndex()).toBe(true);
 
     await dataSource.undoLastMigration();
-    expect(await lowerIndex()).toBe(false);
+    expect(await tables()).toEqual(all.filter((table) => table !== 'trusted_devices'));
+    expect(await lowerIndex()).toBe(true);
     await dataSource.undoLastMigration();
-    expect(await tables()).toEqual(['migrations', 'sessions', 'users']);
+    expect(await lowerIndex()).toBe(false);
 
     await runMigrationsLocked(dataSource);
     await dataSource.destroy();
-    expect(await tables()).toEqual(['documents', 'migrations', 'sessions', 'users']);
+    expect(await tables()).toEqual(all);
     expect(await lowerIndex()).toBe(true);
   });
 
@@ -271,14 +273,15 @@ describe('the database schema and its migrations', () => {
     const pending = await cli('show');
     for (const name of MIGRATIONS) expect(pending).toContain(`[ ] ${name}`);
     await cli('run');
-    expect(await present('documents')).toBe(true);
+    expect(await present('trusted_devices')).toBe(true);
     const applied = await cli('show');
     for (const name of MIGRATIONS) expect(applied).toContain(`[X] ${name}`);
     await cli('revert');
-    expect(await present('users_username_lower_key')).toBe(false);
+    expect(await present('trusted_devices')).toBe(false);
+    expect(await present('users_username_lower_key')).toBe(true);
     await cli('revert');
-    expect(await present('documents')).toBe(false);
-    expect(await present('sessions')).toBe(true);
+    expect(await present('users_username_lower_key')).toBe(false);
+    expect(await present('documents')).toBe(true);
     await expect(run(process.execPath, [MIGRATE_CLI, 'sideways'])).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('usage:'),

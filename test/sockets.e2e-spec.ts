@@ -56,7 +56,7 @@ describe('socket control', () => {
     await once(crashed, 'exit');
     expect(existsSync(path)).toBe(true);
 
-    const server = await ServerProcess.spawn({ env: { LISTEN_PATH: path } });
+    const server = await ServerProcess.spawn({ env: { LISTEN_PATH: path, TRUST_PROXY: 'true' } });
     cleanup.push(() => server.stop());
     expect(await until(() => getVia(path, '/health/live'))).toBe(200);
     expect(await getVia(path, '/coffee')).toBe(418);
@@ -74,7 +74,7 @@ describe('socket control', () => {
     await once(holder, 'listening');
     cleanup.push(() => new Promise((resolve) => holder.close(resolve)));
 
-    const server = await ServerProcess.spawn({ env: { LISTEN_PATH: path } });
+    const server = await ServerProcess.spawn({ env: { LISTEN_PATH: path, TRUST_PROXY: 'true' } });
     cleanup.push(() => server.stop());
     expect((await server.exited).code).toBe(1);
     expect(server.stderr.join('\n')).toContain('in use');

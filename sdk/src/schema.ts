@@ -115,7 +115,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Signs in: a new session, whose token comes back in the `sid` cookie. */
+        /** Signs in: a new session in the `sid` cookie; a new device also gets the `did` cookie. */
         post: operations["authLogin"];
         delete?: never;
         options?: never;

@@ -10,9 +10,16 @@ import { clientInfo } from './client-info.js';
 import { CurrentUser, Public } from './decorators/auth.decorators.js';
 import { CredentialsDto } from './dto/credentials.dto.js';
 import type { SessionPageDto } from './dto/session.dto.js';
-import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
+import {
+  clearSessionCookie,
+  DEVICE_COOKIE,
+  setDeviceCookie,
+  setSessionCookie,
+} from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
+import { DEVICE_TTL_SECONDS, TrustedDevices } from './trusted-devices.service.js';
 import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
+import { SignInThrottle, USERNAME_BUDGET } from '../common/throttling/throttlers.js';
 
 @Controller('auth')
 export class AuthController {
@@ -21,6 +28,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly sessions: SessionsService,
+    private readonly devices: TrustedDevices,
     config: ConfigService<AppConfig, true>,
   ) {
     this.secureCookie = config.getOrThrow('auth', { infer: true }).cookieSecure;
@@ -30,15 +38,17 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
+  @SignInThrottle()
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
     return this.auth.signup(body, clientInfo(request));
   }
 
-  /** Signs in: a new session, whose token comes back in the `sid` cookie. */
+  /** Signs in: a new session in the `sid` cookie; a new device also gets the `did` cookie. */
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
+  @SignInThrottle(USERNAME_BUDGET)
   @Post('login')
   @HttpCode(200)
   async login(
@@ -51,6 +61,13 @@ export class AuthController {
       maxAgeSeconds: this.sessions.lifetimeSeconds,
       secure: this.secureCookie,
     });
+    const device = await this.devices.remember(user.userId, request.cookies?.[DEVICE_COOKIE]);
+    if (device) {
+      setDeviceCookie(reply, device, {
+        maxAgeSeconds: DEVICE_TTL_SECONDS,
+        secure: this.secureCookie,
+      });
+    }
     return user;
   }
 

@@ -5,10 +5,10 @@ import { User } from '../users/entities/user.entity.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { Session } from './entities/session.entity.js';
-import { LoginThrottle } from './login-throttle.service.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionsService } from './sessions.service.js';
+import { TrustedDevices } from './trusted-devices.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([User, Session])],
@@ -16,8 +16,8 @@ import { SessionsService } from './sessions.service.js';
   providers: [
     AuthService,
     SessionsService,
+    TrustedDevices,
     PasswordHasher,
-    LoginThrottle,
     { provide: APP_GUARD, useClass: SessionGuard },
   ],
   exports: [AuthService, SessionsService, PasswordHasher],

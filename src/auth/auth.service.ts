@@ -5,7 +5,6 @@ import { User } from '../users/entities/user.entity.js';
 import { toUserDto, type UserDto } from '../users/dto/user.dto.js';
 import type { AuthContext } from './auth-context.js';
 import type { CredentialsDto } from './dto/credentials.dto.js';
-import { LoginThrottle } from './login-throttle.service.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { SessionsService, type ClientInfo } from './sessions.service.js';
 
@@ -28,7 +27,6 @@ export class AuthService {
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionsService,
-    private readonly throttle: LoginThrottle,
   ) {}
 
   /**
@@ -36,7 +34,6 @@ export class AuthService {
    * any case (`alice` and `ALICE` are one name).
    */
   async signup({ username, password }: CredentialsDto, client: ClientInfo): Promise<UserDto> {
-    await this.throttle.attempt(client.ip ?? 'unknown');
     const passwordHash = await this.hasher.hash(password);
     try {
       const [row] = await this.users.query<User[]>(
@@ -62,7 +59,6 @@ export class AuthService {
     { username, password }: CredentialsDto,
     client: ClientInfo,
   ): Promise<{ user: Pick<UserDto, 'userId' | 'username'>; token: string }> {
-    await this.throttle.attempt(client.ip ?? 'unknown', username);
     const user = await this.findForLogin(username);
     const valid = user
       ? await this.hasher.verify(password, user.passwordHash)
@@ -134,11 +130,11 @@ export class AuthService {
   }
 
   /**
-   * Confirms the signed-in user's password before a sensitive change, under the same
-   * brute-force budget as login. Returns the hash the password was checked against.
+   * Confirms the signed-in user's password before a sensitive change; its routes count
+   * attempts per session (`SignInThrottle`), not against the account's public budget. Returns
+   * the hash the password was checked against.
    */
   async confirmPassword(auth: AuthContext, password: string, client: ClientInfo): Promise<string> {
-    await this.throttle.attempt(client.ip ?? 'unknown', auth.username);
     const user = await this.users.findOne({
       where: { userId: auth.userId },
       select: { userId: true, passwordHash: true },

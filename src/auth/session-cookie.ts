@@ -22,3 +22,24 @@ export function setSessionCookie(
 export function clearSessionCookie(reply: FastifyReply, secure: boolean): void {
   void reply.clearCookie(SESSION_COOKIE, attributes(secure));
 }
+
+/** Name of the cookie that marks a device which signed in to an account before. */
+export const DEVICE_COOKIE = 'did';
+
+/**
+ * The device cookie goes only to the login route, and never with a cross-site request: it
+ * matters there alone, and nowhere else can it leak.
+ */
+export function setDeviceCookie(
+  reply: FastifyReply,
+  token: string,
+  { maxAgeSeconds, secure }: { maxAgeSeconds: number; secure: boolean },
+): void {
+  void reply.setCookie(DEVICE_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'strict',
+    path: '/auth/login',
+    secure,
+    maxAge: maxAgeSeconds,
+  });
+}

@@ -11,6 +11,7 @@ import { DeleteAccountDto } from './dto/delete-account.dto.js';
 import type { UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 import { ApiProblem } from '../common/http/api-problem.decorator.js';
+import { SESSION_BUDGET, SignInThrottle } from '../common/throttling/throttlers.js';
 
 @Controller('users/me')
 export class UsersController {
@@ -31,6 +32,7 @@ export class UsersController {
 
   /** Changes the password; every other session of the user ends. */
   @ApiProblem(401, 'No valid session, or the current password is wrong')
+  @SignInThrottle(SESSION_BUDGET)
   @Put('password')
   @HttpCode(204)
   changePassword(
@@ -48,6 +50,7 @@ export class UsersController {
 
   /** Deletes the account and everything it owns, after confirming the password. */
   @ApiProblem(401, 'No valid session, or the password is wrong')
+  @SignInThrottle(SESSION_BUDGET)
   @Delete()
   @HttpCode(204)
   async deleteAccount(

@@ -62,6 +62,18 @@ describe('loadConfig', () => {
     expect(loadConfig({}).auth.cookieSecure).toBe(false);
   });
 
+  it('refuses LISTEN_PATH without a TRUST_PROXY, naming both', () => {
+    const socket = { LISTEN_PATH: '/run/api.sock' };
+    for (const trust of [{}, { TRUST_PROXY: 'false' }, { TRUST_PROXY: '0' }]) {
+      expect(() => loadConfig({ ...socket, ...trust })).toThrow(
+        /^Invalid configuration: LISTEN_PATH needs TRUST_PROXY/,
+      );
+    }
+    for (const trust of ['true', '1', '10.0.0.0/8']) {
+      expect(loadConfig({ ...socket, TRUST_PROXY: trust }).http.listenPath).toBe('/run/api.sock');
+    }
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
     expect(loadConfig({ PORT: '' }).http.port).toBe(7878);

@@ -149,7 +149,10 @@ export interface AppConfig {
   };
   /** Requests per window per client IP for every route but health and metrics; 0 turns it off. */
   rateLimit: { max: number; windowMs: number };
-  /** Fastify's `trustProxy`: whose X-Forwarded-For gives the client IP. */
+  /**
+   * Whose X-Forwarded-For gives the client IP (see `proxyTrust`); always set with
+   * `http.listenPath`.
+   */
   trustProxy: boolean | number | string;
   /** Browser origins other than the server's own that may call state-changing routes. */
   cors: { origins: string[] };
@@ -178,6 +181,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   }
   if (e.HTTP2 && !e.TLS_CERT_FILE) {
     throw new ConfigError('Invalid configuration: HTTP2: needs TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  if (e.LISTEN_PATH && (e.TRUST_PROXY === false || e.TRUST_PROXY === 0)) {
+    // A Unix socket tells no client apart: every one would share one rate-limit budget.
+    throw new ConfigError(
+      'Invalid configuration: LISTEN_PATH needs TRUST_PROXY: on a Unix socket only the X-Forwarded-For of the proxy in front tells clients apart',
+    );
   }
   const tls =
     e.TLS_CERT_FILE && e.TLS_KEY_FILE

@@ -1,5 +1,6 @@
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import {
   HealthCheck,
   HealthCheckService,
@@ -43,6 +44,7 @@ const HEALTHY = {
 };
 
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

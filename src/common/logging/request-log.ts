@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Level, Logger } from 'pino';
+import { clientIp } from '../http/client-ip.js';
 
 /** The id of the request being handled, for every line logged while handling it. */
 const requestIds = new AsyncLocalStorage<string>();
@@ -34,7 +35,7 @@ function requestFields(request: FastifyRequest) {
     id: request.id,
     method: request.method,
     url: request.url,
-    remoteAddress: request.ip,
+    remoteAddress: clientIp(request),
   };
 }
 

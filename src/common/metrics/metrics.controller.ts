@@ -1,10 +1,12 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 import { prometheusContentType } from 'prom-client';
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { MetricsService } from './metrics.service.js';
 
 @Public()
+@SkipThrottle()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

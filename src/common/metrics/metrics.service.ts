@@ -75,7 +75,7 @@ export class MetricsService {
     name: 'http_rate_limited_total',
     help:
       'Requests refused with 429: limiter="ip" by the per-IP budget (RATE_LIMIT_MAX), ' +
-      'limiter="login" by the sign-in limits (LOGIN_RATE_LIMIT_MAX per IP and per username)',
+      'limiter="login" by the sign-in limits (LOGIN_RATE_LIMIT_MAX per client, account and session)',
     labelNames: ['limiter'] as const,
     registers: [this.registry],
   });
