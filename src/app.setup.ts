@@ -12,6 +12,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
+import { routeBodyLimits } from './common/http/body-limit.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import { clientErrorHandler, frameworkErrors, structureGuard } from './common/http/edge-errors.js';
 import { requestIdFor } from './common/http/request-context.js';
@@ -134,6 +135,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const routes = app.get(RouteMethods);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
+  fastify.addHook(
+    'onRoute',
+    routeBodyLimits(config.getOrThrow('http', { infer: true }).bodyLimitBytes),
+  );
   installRequestLogging(fastify, completionLogger(PinoLogger.root));
   await app.register(fastifyCookie);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);

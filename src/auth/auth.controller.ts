@@ -12,6 +12,7 @@ import { CredentialsDto } from './dto/credentials.dto.js';
 import type { SessionPageDto } from './dto/session.dto.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
+import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
 import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
 
 @Controller('auth')
@@ -30,6 +31,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
     return this.auth.signup(body, clientInfo(request));
@@ -39,6 +41,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('login')
   @HttpCode(200)
   async login(
