@@ -204,3 +204,41 @@ describe('body limits per route', () => {
     expect(reply.status).toBe(201);
   });
 });
+
+describe('a sign-in flood beyond the password hasher', () => {
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    // A cost at which a hash takes long enough for a queue to form.
+    server = await startApp({ env: { BCRYPT_COST: '10' } });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('answers 503 HASHER_BUSY with Retry-After at once beyond the queue, and serves the rest', async () => {
+    const account = await signup(server.url);
+    const attempts = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const password = i % 2 === 0 ? account.password : 'wrong password';
+        return timed(server.url, 'POST', '/auth/login', {
+          body: { username: account.username, password },
+        });
+      }),
+    );
+    const busy = attempts.filter(({ reply }) => reply.status === 503);
+    const served = attempts.filter(({ reply }) => reply.status === 200 || reply.status === 401);
+    expect(busy.length + served.length).toBe(attempts.length);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(served.length).toBeGreaterThan(0);
+    for (const { reply } of busy) {
+      expect(reply.body).toMatchObject({ status: 503, code: 'HASHER_BUSY' });
+      expect(Number(reply.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    // Refused without waiting: faster than the median of those that were served.
+    expect(median(busy.map(({ ms }) => ms))).toBeLessThan(median(served.map(({ ms }) => ms)));
+    // Afterwards the owner signs in as usual.
+    await expect(login(server.url, account)).resolves.toEqual(expect.any(String));
+  });
+});

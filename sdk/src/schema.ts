@@ -938,7 +938,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1048,7 +1048,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1518,7 +1518,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1626,7 +1626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */

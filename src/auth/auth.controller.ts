@@ -13,7 +13,11 @@ import type { SessionPageDto } from './dto/session.dto.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
 import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
-import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
+import {
+  ApiHashesPasswords,
+  ApiProblem,
+  ApiUsesDatabase,
+} from '../common/http/api-problem.decorator.js';
 
 @Controller('auth')
 export class AuthController {
@@ -31,6 +35,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
+  @ApiHashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
@@ -41,6 +46,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
+  @ApiHashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('login')
   @HttpCode(200)
