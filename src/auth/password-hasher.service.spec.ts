@@ -118,6 +118,15 @@ describe('PasswordHasher', () => {
     // Once the queue drains, hashes are taken again.
     await expect(busy.verify('pw', hash)).resolves.toBe(true);
   });
+
+  it('never queues more than MAX_QUEUED_HASHES, even before a hash has been timed', async () => {
+    const fresh = hasherWithCost(4);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: MAX_CONCURRENT_HASHES + MAX_QUEUED_HASHES + 5 }, () => fresh.hash('pw')),
+    );
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(refused).toHaveLength(5);
+  });
 });
 
 describe('Semaphore with a bounded queue', () => {
