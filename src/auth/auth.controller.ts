@@ -13,11 +13,8 @@ import type { SessionPageDto } from './dto/session.dto.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import { SessionsService } from './sessions.service.js';
 import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
-import {
-  ApiHashesPasswords,
-  ApiProblem,
-  ApiUsesDatabase,
-} from '../common/http/api-problem.decorator.js';
+import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
+import { HashesPasswords } from './decorators/hashes-passwords.decorator.js';
 
 @Controller('auth')
 export class AuthController {
@@ -35,7 +32,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
-  @ApiHashesPasswords()
+  @HashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
@@ -46,7 +43,7 @@ export class AuthController {
   @Public()
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
-  @ApiHashesPasswords()
+  @HashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('login')
   @HttpCode(200)

@@ -112,11 +112,25 @@ export class PasswordHasher {
     return ((this.slots.queued + 1) / MAX_CONCURRENT_HASHES) * (this.hashMs ?? 0);
   }
 
-  private run<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Throws `HasherBusyException` when a hash asked for now would be refused: lets a route
+   * refuse before it does the rest of its work (the user lookup, validation).
+   */
+  assertAvailable(): void {
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
+  }
+
+  /** The exception a hash asked for now would be refused with, if it would be. */
+  private refusal(): HasherBusyException | undefined {
     const waitMs = this.expectedWaitMs();
-    if (this.slots.full || waitMs > MAX_HASH_WAIT_MS) {
-      return Promise.reject(new HasherBusyException(Math.ceil(waitMs / 1000)));
-    }
+    if (!this.slots.full && waitMs <= MAX_HASH_WAIT_MS) return undefined;
+    return new HasherBusyException(Math.ceil(waitMs / 1000));
+  }
+
+  private run<T>(task: () => Promise<T>): Promise<T> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
     return this.slots.run(async () => {
       const started = performance.now();
       try {

@@ -11,7 +11,8 @@ import { DeleteAccountDto } from './dto/delete-account.dto.js';
 import type { UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
 import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
-import { ApiHashesPasswords, ApiProblem } from '../common/http/api-problem.decorator.js';
+import { ApiProblem } from '../common/http/api-problem.decorator.js';
+import { HashesPasswords } from '../auth/decorators/hashes-passwords.decorator.js';
 
 @Controller('users/me')
 export class UsersController {
@@ -32,7 +33,7 @@ export class UsersController {
 
   /** Changes the password; every other session of the user ends. */
   @ApiProblem(401, 'No valid session, or the current password is wrong')
-  @ApiHashesPasswords()
+  @HashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Put('password')
   @HttpCode(204)
@@ -51,7 +52,7 @@ export class UsersController {
 
   /** Deletes the account and everything it owns, after confirming the password. */
   @ApiProblem(401, 'No valid session, or the password is wrong')
-  @ApiHashesPasswords()
+  @HashesPasswords()
   @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Delete()
   @HttpCode(204)
