@@ -14,7 +14,12 @@ import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { routeBodyLimits } from './common/http/body-limit.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
-import { clientErrorHandler, frameworkErrors, structureGuard } from './common/http/edge-errors.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  lingerOnUnreadBody,
+  structureGuard,
+} from './common/http/edge-errors.js';
 import { requestIdFor } from './common/http/request-context.js';
 import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
@@ -171,6 +176,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   );
   fastify.addHook('onRequest', crossSiteGuard(origins));
   fastify.addHook('preValidation', structureGuard());
+  fastify.addHook('onSend', lingerOnUnreadBody());
   fastify.addHook('onResponse', httpMetricsHook(metrics));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.

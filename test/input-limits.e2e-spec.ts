@@ -189,6 +189,19 @@ describe('body limits per route', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
+  it('answers 413 to a whole 1 MiB sign-in body without resetting the connection under it', async () => {
+    const rawBody = JSON.stringify({ username: 'someone', password: 'p'.repeat(1000 * 1024) });
+    const replies = await Promise.allSettled(
+      Array.from({ length: 30 }, () => call(server.url, 'POST', '/auth/login', { rawBody })),
+    );
+    const outcomes = replies.map((outcome) =>
+      outcome.status === 'fulfilled'
+        ? `${outcome.value.status} ${outcome.value.body.code}`
+        : String(outcome.reason),
+    );
+    expect(outcomes).toEqual(Array(30).fill('413 PAYLOAD_TOO_LARGE'));
+  });
+
   it('answers 413 problem details to a 9 KiB sign-in body', async () => {
     const reply = await call(server.url, 'POST', '/auth/login', {
       body: { username: 'someone', password: 'p'.repeat(9 * 1024) },

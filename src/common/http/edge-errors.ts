@@ -157,3 +157,37 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
   socket.end();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
+
+/** Ends the server's side of `socket` now and cuts it LINGER_MS later; what arrives meanwhile is dropped. */
+function lingeringClose(socket: Duplex): void {
+  if (socket.destroyed || refused.has(socket)) return;
+  refused.add(socket);
+  socket.end();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * An `onSend` hook for a body refused while the client is still sending it (413 from its
+ * Content-Length, or once past the limit). Fastify has Node close such a connection as soon as
+ * the answer is written, and the bytes still arriving then meet a reset, which a client still
+ * writing (a 1 MiB body to an 8 KiB route) may get instead of the answer. Here the rest is read
+ * and dropped, and the connection ends after the answer and is cut LINGER_MS later, as for the
+ * requests Node's parser refuses.
+ */
+export function lingerOnUnreadBody() {
+  return (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (error: null, payload: unknown) => void,
+  ): void => {
+    const raw = request.raw;
+    if (reply.statusCode === 413 && !raw.complete && raw.httpVersionMajor === 1) {
+      // The answer keeps its `Connection: close`; Node ends such a connection through
+      // `destroySoon()` once the answer is written, which is where the linger goes instead.
+      const socket = raw.socket as Duplex & { destroySoon?: () => void };
+      socket.destroySoon = () => lingeringClose(socket);
+    }
+    done(null, payload);
+  };
+}
