@@ -20,6 +20,24 @@ export default tseslint.config(
     },
   },
   {
+    // Request bodies: @IsOptional() would let `null` through to the database.
+    files: ['src/**/*.dto.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'class-validator',
+              importNames: ['IsOptional'],
+              message: 'Use IsOmittable: a body field is absent or valid, never null.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },

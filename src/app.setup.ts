@@ -13,8 +13,14 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './common/config/app-config.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { proxyTrust } from './common/http/client-ip.js';
+import { routeBodyLimits } from './common/http/body-limit.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
-import { bodyDepthGuard, clientErrorHandler, frameworkErrors } from './common/http/edge-errors.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  lingerOnUnreadBody,
+  structureGuard,
+} from './common/http/edge-errors.js';
 import { requestIdFor } from './common/http/request-context.js';
 import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
@@ -133,6 +139,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const routes = app.get(RouteMethods);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
+  fastify.addHook(
+    'onRoute',
+    routeBodyLimits(config.getOrThrow('http', { infer: true }).bodyLimitBytes),
+  );
   installRequestLogging(fastify, completionLogger(PinoLogger.root));
   await app.register(fastifyCookie);
   await app.register(fastifyCompress, COMPRESS_OPTIONS);
@@ -157,7 +167,8 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const metrics = app.get(MetricsService);
   fastify.addHook('onRequest', app.get(ClientThrottlerGuard).unmatchedRoutes());
   fastify.addHook('onRequest', crossSiteGuard(origins));
-  fastify.addHook('preValidation', bodyDepthGuard());
+  fastify.addHook('preValidation', structureGuard());
+  fastify.addHook('onSend', lingerOnUnreadBody());
   fastify.addHook('onResponse', httpMetricsHook(metrics));
   // While draining, every HTTP/1.1 response closes its connection, so that keep-alive
   // clients move to another replica and the listener can finish closing.

@@ -862,7 +862,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -900,7 +900,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description A body larger than BODY_LIMIT_BYTES */
+            /** @description A body larger than 8192 bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -938,7 +938,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -972,7 +972,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1010,7 +1010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description A body larger than BODY_LIMIT_BYTES */
+            /** @description A body larger than 8192 bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1048,7 +1048,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1076,7 +1076,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1187,7 +1187,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionPageDto"];
                 };
             };
-            /** @description A query parameter of the wrong type or out of bounds */
+            /** @description A query parameter of the wrong type or out of bounds, or too many of them (code QUERY_TOO_COMPLEX) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1264,7 +1264,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1442,7 +1442,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1480,7 +1480,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description A body larger than BODY_LIMIT_BYTES */
+            /** @description A body larger than 8192 bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1518,7 +1518,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1550,7 +1550,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1588,7 +1588,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description A body larger than BODY_LIMIT_BYTES */
+            /** @description A body larger than 8192 bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1626,7 +1626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry */
+            /** @description PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says when to retry */
             503: {
                 headers: {
                     /** @description Seconds until the client may try again */
@@ -1663,7 +1663,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentPageDto"];
                 };
             };
-            /** @description A query parameter of the wrong type or out of bounds */
+            /** @description A query parameter of the wrong type or out of bounds, or too many of them (code QUERY_TOO_COMPLEX) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,7 +1737,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentDto"];
                 };
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1942,7 +1942,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2066,7 +2066,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentDto"];
                 };
             };
-            /** @description Malformed JSON, or a field that is missing, of the wrong type or out of bounds */
+            /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -20,6 +20,8 @@ import { SessionsService } from './sessions.service.js';
 import { DEVICE_TTL_SECONDS, TrustedDevices } from './trusted-devices.service.js';
 import { ApiProblem, ApiUsesDatabase } from '../common/http/api-problem.decorator.js';
 import { SignInThrottle, USERNAME_BUDGET } from '../common/throttling/throttlers.js';
+import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
+import { HashesPasswords } from './decorators/hashes-passwords.decorator.js';
 
 @Controller('auth')
 export class AuthController {
@@ -39,6 +41,8 @@ export class AuthController {
   @ApiUsesDatabase()
   @ApiProblem(409, 'The username is taken (code USERNAME_TAKEN)')
   @SignInThrottle()
+  @HashesPasswords()
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('signup')
   signup(@Body() body: CredentialsDto, @Req() request: FastifyRequest): Promise<UserDto> {
     return this.auth.signup(body, clientInfo(request));
@@ -49,6 +53,8 @@ export class AuthController {
   @ApiUsesDatabase()
   @ApiProblem(401, 'Unknown username or wrong password: one answer for both')
   @SignInThrottle(USERNAME_BUDGET)
+  @HashesPasswords()
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Post('login')
   @HttpCode(200)
   async login(

@@ -10,8 +10,10 @@ import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { DeleteAccountDto } from './dto/delete-account.dto.js';
 import type { UserDto } from './dto/user.dto.js';
 import { UsersService } from './users.service.js';
+import { BodyLimit, SMALL_BODY_LIMIT_BYTES } from '../common/http/body-limit.js';
 import { ApiProblem } from '../common/http/api-problem.decorator.js';
 import { SESSION_BUDGET, SignInThrottle } from '../common/throttling/throttlers.js';
+import { HashesPasswords } from '../auth/decorators/hashes-passwords.decorator.js';
 
 @Controller('users/me')
 export class UsersController {
@@ -33,6 +35,8 @@ export class UsersController {
   /** Changes the password; every other session of the user ends. */
   @ApiProblem(401, 'No valid session, or the current password is wrong')
   @SignInThrottle(SESSION_BUDGET)
+  @HashesPasswords()
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Put('password')
   @HttpCode(204)
   changePassword(
@@ -51,6 +55,8 @@ export class UsersController {
   /** Deletes the account and everything it owns, after confirming the password. */
   @ApiProblem(401, 'No valid session, or the password is wrong')
   @SignInThrottle(SESSION_BUDGET)
+  @HashesPasswords()
+  @BodyLimit(SMALL_BODY_LIMIT_BYTES)
   @Delete()
   @HttpCode(204)
   async deleteAccount(

@@ -23,3 +23,12 @@ export const DATABASE_EXTENSION = 'x-database';
  * the session lookup anyway): it answers 503 `DATABASE_UNAVAILABLE` while it is unreachable.
  */
 export const ApiUsesDatabase = () => ApiExtension(DATABASE_EXTENSION, true);
+
+/** Marks an operation that checks or hashes a password; the OpenAPI document adds its 503. */
+export const HASHER_EXTENSION = 'x-password-hasher';
+
+/**
+ * The route runs bcrypt: it answers 503 `HASHER_BUSY` (with Retry-After) at once when more
+ * password checks are waiting than the hasher takes.
+ */
+export const ApiHashesPasswords = () => ApiExtension(HASHER_EXTENSION, true);

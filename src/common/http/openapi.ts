@@ -2,7 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, getSchemaPath, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { SESSION_EXTENSION } from '../../auth/decorators/auth.decorators.js';
 import { SESSION_COOKIE } from '../../auth/session-cookie.js';
-import { DATABASE_EXTENSION } from './api-problem.decorator.js';
+import { DATABASE_EXTENSION, HASHER_EXTENSION } from './api-problem.decorator.js';
+import { BODY_LIMIT_EXTENSION } from './body-limit.js';
 import { ProblemDetailsDto } from './problem-details.dto.js';
 
 type OperationObject = NonNullable<OpenAPIObject['paths'][string]['get']>;
@@ -21,7 +22,10 @@ const SESSION_PROBLEMS: Record<string, string> = {
   '401': 'No valid session cookie',
 };
 const BODY_PROBLEMS: Record<string, string> = {
-  '400': 'Malformed JSON, or a field that is missing, of the wrong type or out of bounds',
+  '400':
+    'Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per ' +
+    'object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the ' +
+    'wrong type or out of bounds',
   '403': 'A browser Origin that is neither this server nor one of CORS_ORIGINS',
   '413': 'A body larger than BODY_LIMIT_BYTES',
   '415': 'A body that is not application/json',
@@ -30,8 +34,16 @@ const DATABASE_PROBLEMS: Record<string, string> = {
   '503':
     'PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE); `Retry-After` says when to retry',
 };
+const HASHER_PROBLEMS: Record<string, string> = {
+  '503':
+    'PostgreSQL cannot be reached (code DATABASE_UNAVAILABLE), or more password checks are ' +
+    'waiting than the server takes (code HASHER_BUSY, answered at once); `Retry-After` says ' +
+    'when to retry',
+};
 const QUERY_PROBLEMS: Record<string, string> = {
-  '400': 'A query parameter of the wrong type or out of bounds',
+  '400':
+    'A query parameter of the wrong type or out of bounds, or too many of them (code ' +
+    'QUERY_TOO_COMPLEX)',
 };
 
 const RETRY_AFTER = {
@@ -66,15 +78,21 @@ function completeOperation(method: string, operation: OperationObject): void {
   const session = (extensions[SESSION_EXTENSION] as string | undefined) ?? 'required';
   // Looking a session up takes PostgreSQL, so every route that reads one needs it.
   const database = session !== 'none' || extensions[DATABASE_EXTENSION] === true;
+  const bodyLimit = extensions[BODY_LIMIT_EXTENSION] as number | undefined;
+  const hashes = extensions[HASHER_EXTENSION] === true;
   delete extensions[SESSION_EXTENSION];
   delete extensions[DATABASE_EXTENSION];
+  delete extensions[BODY_LIMIT_EXTENSION];
+  delete extensions[HASHER_EXTENSION];
   operation.security =
     session === 'none' ? [] : session === 'optional' ? [{}, { [SCHEME]: [] }] : [{ [SCHEME]: [] }];
   const problems = {
     ...COMMON_PROBLEMS,
     ...(session === 'required' ? SESSION_PROBLEMS : {}),
     ...(database ? DATABASE_PROBLEMS : {}),
+    ...(hashes ? HASHER_PROBLEMS : {}),
     ...(STATE_CHANGING.has(method) ? BODY_PROBLEMS : {}),
+    ...(bodyLimit !== undefined && { '413': `A body larger than ${bodyLimit} bytes` }),
     ...(operation.parameters?.some((parameter) => 'in' in parameter && parameter.in === 'query')
       ? QUERY_PROBLEMS
       : {}),

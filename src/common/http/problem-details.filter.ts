@@ -58,6 +58,9 @@ function describeHttpException(exception: HttpException): Described {
         : (fastifyCode(exception.cause) ?? statusCode(status)),
     detail: typeof message === 'string' ? message : exception.message,
   };
+  // An exception that knows when the client may retry says so (503 HASHER_BUSY, ...).
+  const { retryAfterSeconds } = exception as { retryAfterSeconds?: unknown };
+  if (typeof retryAfterSeconds === 'number') described.retryAfterSeconds = retryAfterSeconds;
   if (Array.isArray(message)) {
     described.code = typeof fields.code === 'string' ? fields.code : 'VALIDATION_FAILED';
     described.detail = 'The request is not valid';

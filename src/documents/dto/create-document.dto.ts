@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsString, Length } from 'class-validator';
+import { IsOmittable } from '../../common/validation/is-omittable.js';
 import {
   CONTENT_TYPES,
   VISIBILITIES,
@@ -28,13 +29,13 @@ export class CreateDocumentDto {
 
   /** How `/documents/{id}/raw` serves the content; text/plain when not given. @example "text/markdown" */
   @ApiPropertyOptional({ enum: CONTENT_TYPES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(CONTENT_TYPES)
   contentType?: ContentType;
 
   /** `private` (the default) documents exist only for their owner. @example "private" */
   @ApiPropertyOptional({ enum: VISIBILITIES })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(VISIBILITIES)
   visibility?: Visibility;
 }
