@@ -63,7 +63,10 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
+  /**
+   * PostgreSQL and Redis (`redis`, and `redisCache` when CACHE_REDIS_URL names another
+   * instance, each when configured) answer, and no shutdown is under way.
+   */
   @ApiProblem(503, 'A dependency is down, or the server is shutting down (see checks)')
   @ApiOkResponse(HEALTHY)
   @Get('ready')
@@ -81,6 +84,16 @@ export class HealthController {
         this.indicators
           .check('redis')
           .attempt(() => this.redis.ping())
+          .withTimeout(CHECK_TIMEOUT_MS),
+      );
+    }
+    if (this.redis.separateCache) {
+      // A cache instance that is down only slows reads, but a replica without it serves
+      // every read from PostgreSQL: take it out of rotation like any other dependency.
+      checks.push(
+        this.indicators
+          .check('redisCache')
+          .attempt(() => this.redis.pingCache())
           .withTimeout(CHECK_TIMEOUT_MS),
       );
     }
