@@ -63,10 +63,7 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /**
-   * PostgreSQL and Redis (`redis`, and `redisCache` when CACHE_REDIS_URL names another
-   * instance, each when configured) answer, and no shutdown is under way.
-   */
+  /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
   @ApiProblem(503, 'A dependency is down, or the server is shutting down (see checks)')
   @ApiOkResponse(HEALTHY)
   @Get('ready')
