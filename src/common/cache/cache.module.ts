@@ -11,8 +11,9 @@ export const CACHE_STORE = Symbol('CACHE_STORE');
     {
       provide: CACHE_STORE,
       inject: [RedisService],
-      useFactory: ({ client }: RedisService): CacheStore =>
-        client ? new RedisCacheStore(client) : memoryCacheStore(),
+      // The cache's own connection when CACHE_REDIS_URL is set, else the shared one.
+      useFactory: ({ cacheClient }: RedisService): CacheStore =>
+        cacheClient ? new RedisCacheStore(cacheClient) : memoryCacheStore(),
     },
   ],
   exports: [CACHE_STORE],

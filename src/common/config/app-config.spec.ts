@@ -17,7 +17,7 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 65_000,
     });
     expect(config.database).toEqual({ url: undefined, dataDir: '.data', poolMax: 10 });
-    expect(config.redis).toEqual({ url: undefined });
+    expect(config.redis).toEqual({ url: undefined, cacheUrl: undefined });
     expect(config.cache).toEqual({ ttlSeconds: 600 });
     expect(config.log).toEqual({ level: 'info' });
     expect(config.shutdown).toEqual({ timeoutMs: 10_000, delayMs: 0 });
@@ -74,6 +74,30 @@ describe('loadConfig', () => {
     }
   });
 
+  it('puts the cache on CACHE_REDIS_URL when given, else on REDIS_URL', () => {
+    const shared = { REDIS_URL: 'redis://counters:6379' };
+    expect(loadConfig(shared).redis).toEqual({
+      url: 'redis://counters:6379',
+      cacheUrl: 'redis://counters:6379',
+    });
+    expect(loadConfig({ ...shared, CACHE_REDIS_URL: 'rediss://cache:6380/2' }).redis).toEqual({
+      url: 'redis://counters:6379',
+      cacheUrl: 'rediss://cache:6380/2',
+    });
+    expect(loadConfig({ ...shared, CACHE_REDIS_URL: '' }).redis.cacheUrl).toBe(
+      'redis://counters:6379',
+    );
+  });
+
+  it('refuses CACHE_REDIS_URL without REDIS_URL, naming both and echoing neither', () => {
+    const env = { CACHE_REDIS_URL: 'redis://:topsecret@cache:6379' };
+    expect(() => loadConfig(env)).toThrow(
+      /^Invalid configuration: CACHE_REDIS_URL needs REDIS_URL: [^\n]*$/,
+    );
+    expect(() => loadConfig(env)).not.toThrow(/topsecret/);
+    expect(() => loadConfig({ ...env, REDIS_URL: '' })).toThrow(/CACHE_REDIS_URL needs REDIS_URL/);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
     expect(loadConfig({ PORT: '' }).http.port).toBe(7878);
@@ -84,6 +108,8 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
     ['REDIS_URL', 'http://cache'],
+    ['CACHE_REDIS_URL', 'http://cache'],
+    ['CACHE_REDIS_URL', 'not a url'],
     ['BODY_LIMIT_BYTES', '-1'],
     ['CUSTOM_HEADERS', '{"x-a": 1}'],
     ['CUSTOM_HEADERS', '{"bad name": "x"}'],
@@ -102,5 +128,10 @@ describe('loadConfig', () => {
       /^Invalid configuration: DATABASE_URL: expected a postgres:\/\/[^\n]*$/,
     );
     expect(() => loadConfig({ DATABASE_URL: 'mysql://u:topsecret@h/db' })).not.toThrow(/topsecret/);
+    const cache = { REDIS_URL: 'redis://r:6379', CACHE_REDIS_URL: 'http://u:topsecret@h' };
+    expect(() => loadConfig(cache)).toThrow(
+      /^Invalid configuration: CACHE_REDIS_URL: expected a redis:\/\/[^\n]*$/,
+    );
+    expect(() => loadConfig(cache)).not.toThrow(/topsecret/);
   });
 });

@@ -78,6 +78,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_POOL_MAX: int(1, 1000).default(10),
   REDIS_URL: redisUrl.optional().describe('a redis://host:6379 URL'),
+  CACHE_REDIS_URL: redisUrl.optional().describe('a redis://host:6379 URL'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1_048_576),
   REQUEST_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
@@ -132,8 +133,10 @@ export interface AppConfig {
     poolMax: number;
   };
   redis: {
-    /** Unset: cache and rate-limit counters live in process memory. */
+    /** Rate-limit counters (and the cache, by default). Unset: both live in process memory. */
     url?: string;
+    /** The document cache's Redis: CACHE_REDIS_URL, else `url`. */
+    cacheUrl?: string;
   };
   /** Lifetime of cached documents; 0 turns the cache off. */
   cache: { ttlSeconds: number };
@@ -188,6 +191,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       'Invalid configuration: LISTEN_PATH needs TRUST_PROXY: on a Unix socket only the X-Forwarded-For of the proxy in front tells clients apart',
     );
   }
+  if (e.CACHE_REDIS_URL && !e.REDIS_URL) {
+    // Counters in process memory would let each replica grant the whole budget: refuse
+    // rather than weaken rate limits that the operator meant to share.
+    throw new ConfigError(
+      'Invalid configuration: CACHE_REDIS_URL needs REDIS_URL: the rate-limit counters need a Redis shared by every replica',
+    );
+  }
   const tls =
     e.TLS_CERT_FILE && e.TLS_KEY_FILE
       ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, http2: e.HTTP2 }
@@ -206,7 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     },
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, cacheUrl: e.CACHE_REDIS_URL ?? e.REDIS_URL },
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS },
     log: { level: e.LOG_LEVEL },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS, delayMs: e.SHUTDOWN_DELAY_MS },

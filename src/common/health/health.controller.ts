@@ -84,6 +84,16 @@ export class HealthController {
           .withTimeout(CHECK_TIMEOUT_MS),
       );
     }
+    if (this.redis.separateCache) {
+      // A cache instance that is down only slows reads, but a replica without it serves
+      // every read from PostgreSQL: take it out of rotation like any other dependency.
+      checks.push(
+        this.indicators
+          .check('redisCache')
+          .attempt(() => this.redis.pingCache())
+          .withTimeout(CHECK_TIMEOUT_MS),
+      );
+    }
     return this.health.check(checks);
   }
 }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { RedisService } from '../redis/redis.service.js';
 
 /** The `route` label of every response no route matched (404, 405): one series, not one a path. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -80,11 +81,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() private readonly redis?: RedisService,
+  ) {
     for (const result of ['hit', 'miss', 'bypass']) this.cacheReads.inc({ result }, 0);
     for (const limiter of ['ip', 'login']) this.rateLimited.inc({ limiter }, 0);
     this.poolGauges();
     this.hashQueueGauges();
+    this.redisGauge();
     this.exposed = Registry.merge([processMetrics(), this.registry]);
   }
 
@@ -159,6 +164,24 @@ export class MetricsService {
       "bcrypt operations running now; at most one less than libuv's thread pool size",
       () => this.readHashQueue?.().running,
     );
+  }
+
+  private redisGauge(): void {
+    const redis = this.redis;
+    new Gauge({
+      name: 'redis_connection_up',
+      help:
+        'Whether each Redis connection of this process is ready (1) or not (0): ' +
+        'connection="shared" (REDIS_URL: rate-limit counters, and the cache unless ' +
+        'CACHE_REDIS_URL is set), connection="cache" (CACHE_REDIS_URL, when it is set)',
+      labelNames: ['connection'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [connection, client] of Object.entries(redis?.connections() ?? {})) {
+          this.set({ connection }, client.status === 'ready' ? 1 : 0);
+        }
+      },
+    });
   }
 
   /** A gauge set from `read` at each scrape; left as it was when `read` has no answer. */
