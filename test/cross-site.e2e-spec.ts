@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
@@ -7,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
+import { hasOpenssl, selfSignedCertificate } from './support/certificate.js';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 if (!hasOpenssl) process.stdout.write('SKIP cross-site over TLS: openssl is not on PATH\n');
 const withOpenssl = hasOpenssl ? describe : describe.skip;
 
@@ -47,29 +46,7 @@ withOpenssl('the cross-site check over TLS, on HTTP/2 and HTTP/1.1', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'docs-api-xsite-'));
-    const cert = join(dir, 'server.crt');
-    const key = join(dir, 'server.key');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCertificate(dir, 'server');
     ca = await readFile(cert);
     server = await startApp({ env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key, HTTP2: 'true' } });
     port = Number(new URL(server.url).port);

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { login, signup } from './support/accounts.js';
 import { CONTENT_TYPES } from '../src/documents/entities/document.entity.js';
 import { startApp, type RunningApp } from './support/app.js';
+import { launchChromium, type Browser } from './support/chromium.js';
 import { call } from './support/http.js';
 
 /**
@@ -18,16 +15,6 @@ import { call } from './support/http.js';
  * unloaded. Needs Debian's `chromium` package, as the Swagger UI suite does.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const STEP_TIMEOUT = 30_000;
 /** After the load event, time for late requests (lazy fonts, prefetches) to show up. */
 const SETTLE_MS = 1_500;
@@ -62,17 +49,10 @@ function hostilePage(tracker: string): string {
 describe('a stored HTML page opened through /raw, in a browser', () => {
   let server: RunningApp | undefined;
   let tracker: Server | undefined;
-  let context: BrowserContext | undefined;
-  let profile: string | undefined;
+  let browser: Browser | undefined;
   const trackerHits: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: install the Debian package \`chromium\` ` +
-          '(apt-get install chromium), as CI does, or set CHROMIUM_PATH.',
-      );
-    }
     server = await startApp();
     tracker = createServer((request, response) => {
       trackerHits.push(`${request.method} ${request.url}`);
@@ -80,23 +60,15 @@ describe('a stored HTML page opened through /raw, in a browser', () => {
     });
     tracker.listen(0, '127.0.0.1');
     await once(tracker, 'listening');
-    profile = mkdtempSync(join(tmpdir(), 'raw-csp-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: STEP_TIMEOUT,
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT);
+    browser = await launchChromium('raw-csp', STEP_TIMEOUT);
   });
 
   afterAll(async () => {
     try {
-      await context?.close();
+      await browser?.close();
     } finally {
       tracker?.close();
       await server?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
     }
   });
 
@@ -115,7 +87,7 @@ describe('a stored HTML page opened through /raw, in a browser', () => {
     });
     expect(created.status).toBe(201);
 
-    const page = context!.pages()[0] ?? (await context!.newPage());
+    const page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
     const response = await page.goto(`${server!.url}/documents/${created.body.id}/raw`, {
       waitUntil: 'load',
     });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { PASSWORD, uniqueName } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
+import { launchChromium, type Browser } from './support/chromium.js';
 
 /**
  * Swagger UI at /docs, driven in headless Chromium as a person would use it: "Try it out" on
@@ -14,16 +14,6 @@ import { startApp, type RunningApp } from './support/app.js';
  * credentials. Needs Debian's `chromium` package; Playwright's own browsers are not used.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Upper bound of every single browser step (a click, a wait for a response). */
 const STEP_TIMEOUT = 30_000;
 const SCREENSHOT = fileURLToPath(new URL('../test-artifacts/swagger-ui.png', import.meta.url));
@@ -46,30 +36,15 @@ interface LiveResponse {
 
 describe('Swagger UI at /docs, in a browser', () => {
   let server: RunningApp | undefined;
-  let context: BrowserContext | undefined;
-  let profile: string | undefined;
+  let browser: Browser | undefined;
   let page: Page;
   /** Console errors and warnings, and uncaught page errors. */
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: install the Debian package \`chromium\` ` +
-          '(apt-get install chromium), as CI does, or set CHROMIUM_PATH.',
-      );
-    }
     server = await startApp();
-    profile = mkdtempSync(join(tmpdir(), 'swagger-ui-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-      timeout: STEP_TIMEOUT,
-    });
-    context.setDefaultTimeout(STEP_TIMEOUT);
-    context.setDefaultNavigationTimeout(STEP_TIMEOUT);
+    browser = await launchChromium('swagger-ui', STEP_TIMEOUT, { width: 1280, height: 900 });
+    const { context } = browser;
     await context.addInitScript(RECORD_CSP_VIOLATIONS);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (message) => {
@@ -82,13 +57,9 @@ describe('Swagger UI at /docs, in a browser', () => {
 
   afterAll(async () => {
     try {
-      await context?.close();
+      await browser?.close();
     } finally {
-      try {
-        await server?.close();
-      } finally {
-        if (profile) rmSync(profile, { recursive: true, force: true });
-      }
+      await server?.close();
     }
   });
 
@@ -163,7 +134,7 @@ describe('Swagger UI at /docs, in a browser', () => {
     const loggedIn = await execute(login, 'POST', '/auth/login');
     expect(loggedIn.status).toBe(200);
     expect(JSON.parse(loggedIn.body)).toMatchObject({ username });
-    const cookies = await context!.cookies(server!.url);
+    const cookies = await browser!.context.cookies(server!.url);
     expect(cookies).toContainEqual(expect.objectContaining({ name: 'sid', httpOnly: true }));
 
     const me = operation('GET', '/users/me');

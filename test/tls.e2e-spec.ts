@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
@@ -8,38 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startApp, type RunningApp } from './support/app.js';
+import { hasOpenssl, selfSignedCertificate } from './support/certificate.js';
 import { ServerProcess } from './support/server-process.js';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 if (!hasOpenssl) process.stdout.write('SKIP TLS suite: openssl is not on PATH\n');
 const withOpenssl = hasOpenssl ? describe : describe.skip;
-
-function certificate(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 withOpenssl('TLS and HTTP/2', () => {
   let dir: string;
@@ -50,7 +22,7 @@ withOpenssl('TLS and HTTP/2', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'docs-api-tls-'));
-    files = certificate(dir, 'server');
+    files = selfSignedCertificate(dir, 'server');
     ca = await readFile(files.cert);
     server = await startApp({
       env: { TLS_CERT_FILE: files.cert, TLS_KEY_FILE: files.key, HTTP2: 'true' },
@@ -164,7 +136,7 @@ withOpenssl('TLS and HTTP/2', () => {
   });
 
   it('refuses to start with a key that does not match the certificate, saying so', async () => {
-    const other = certificate(dir, 'other');
+    const other = selfSignedCertificate(dir, 'other');
     const process = await ServerProcess.spawn({
       env: { TLS_CERT_FILE: files.cert, TLS_KEY_FILE: other.key },
     });
