@@ -6,7 +6,6 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AppConfig } from '../common/config/app-config.js';
 import {
@@ -18,6 +17,7 @@ import {
 import type { AuthContext } from './auth-context.js';
 import type { SessionDto } from './dto/session.dto.js';
 import { SESSION_TOKEN_FORMAT } from './session-cookie.js';
+import { newToken, tokenHash } from './token.js';
 
 /** `last_seen_at` is written at most this often per session, not on every request. */
 const LAST_SEEN_RESOLUTION_MS = 60_000;
@@ -26,10 +26,6 @@ const PURGE_INTERVAL_MS = 10 * 60_000;
 export interface ClientInfo {
   userAgent?: string;
   ip?: string;
-}
-
-function tokenHash(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }
 
 interface SessionRow {
@@ -86,7 +82,7 @@ export class SessionsService implements OnApplicationBootstrap, OnApplicationShu
     client: ClientInfo,
     verifiedHash: string,
   ): Promise<{ token: string; sessionId: string } | null> {
-    const token = randomBytes(32).toString('base64url');
+    const token = newToken();
     const sessionId = await this.db.transaction(async (tx) => {
       const [user] = await tx.query<unknown[]>(
         'SELECT 1 FROM users WHERE user_id = $1 AND password = $2 FOR NO KEY UPDATE',

@@ -1,20 +1,16 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
-import { createHash, randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ThrottleExemptions } from '../common/throttling/throttle-exemptions.js';
 import { USERNAME_BUDGET, usernameTracker } from '../common/throttling/throttlers.js';
 import { DEVICE_COOKIE, SESSION_TOKEN_FORMAT } from './session-cookie.js';
+import { newToken, tokenHash } from './token.js';
 
 /** How long a device stays known after the login that made it so. */
 export const DEVICE_TTL_SECONDS = 90 * 24 * 60 * 60;
 /** Devices remembered per account at most; the oldest are forgotten first. */
 const DEVICES_PER_USER = 20;
-
-function tokenHash(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
 
 /**
  * Devices that signed in to an account (OWASP's "device cookies"): a successful login gives
@@ -58,7 +54,7 @@ export class TrustedDevices implements OnModuleInit {
       );
       if (known.length > 0) return undefined;
     }
-    const token = randomBytes(32).toString('base64url');
+    const token = newToken();
     await this.db.query(
       `INSERT INTO trusted_devices (token_hash, user_id, expires_at)
        VALUES ($1, $2, now() + make_interval(secs => $3))`,

@@ -154,14 +154,11 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
         `X-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
-  socket.end();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  lingeringClose(socket);
 }
 
 /** Ends the server's side of `socket` now and cuts it LINGER_MS later; what arrives meanwhile is dropped. */
 function lingeringClose(socket: Duplex): void {
-  if (socket.destroyed || refused.has(socket)) return;
-  refused.add(socket);
   socket.end();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
@@ -186,7 +183,11 @@ export function lingerOnUnreadBody() {
       // The answer keeps its `Connection: close`; Node ends such a connection through
       // `destroySoon()` once the answer is written, which is where the linger goes instead.
       const socket = raw.socket as Duplex & { destroySoon?: () => void };
-      socket.destroySoon = () => lingeringClose(socket);
+      socket.destroySoon = () => {
+        if (socket.destroyed || refused.has(socket)) return;
+        refused.add(socket);
+        lingeringClose(socket);
+      };
     }
     done(null, payload);
   };
