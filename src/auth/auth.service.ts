@@ -5,6 +5,7 @@ import { User } from '../users/entities/user.entity.js';
 import { toUserDto, type UserDto } from '../users/dto/user.dto.js';
 import type { AuthContext } from './auth-context.js';
 import type { CredentialsDto } from './dto/credentials.dto.js';
+import { HasherBusyException } from './hasher-busy.exception.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { SessionsService, type ClientInfo } from './sessions.service.js';
 
@@ -89,7 +90,8 @@ export class AuthService {
   /**
    * Replaces `verifiedHash` by a hash at the current cost when it was made at a lower one,
    * unless the password changed meanwhile; returns the hash the user's row now holds for
-   * `password` as far as this login knows.
+   * `password` as far as this login knows. A busy hasher postpones the upgrade to a later
+   * login: the password is already verified, and refusing the sign-in would gain nothing.
    */
   private async upgradeHash(
     userId: number,
@@ -97,7 +99,13 @@ export class AuthService {
     password: string,
   ): Promise<string> {
     if (!this.hasher.needsRehash(verifiedHash)) return verifiedHash;
-    const rehashed = await this.hasher.hash(password);
+    let rehashed: string;
+    try {
+      rehashed = await this.hasher.hash(password);
+    } catch (error) {
+      if (error instanceof HasherBusyException) return verifiedHash;
+      throw error;
+    }
     const [, replaced] = await this.users.query<[unknown, number]>(
       'UPDATE users SET password = $3 WHERE user_id = $1 AND password = $2',
       [userId, verifiedHash, rehashed],
