@@ -1,25 +1,23 @@
 /**
  * Jest runs in ESM mode (NestJS 12 ships ES modules only): see the `test` script. The slow
- * suites' own configs (test/cluster, test/resilience) use the same settings.
+ * suites' own configs (test/cluster, test/resilience) use the same settings. CommonJS
+ * dependencies that require() ES modules (@nestjs/throttler, @fastify/static) need the
+ * require(esm) support Jest has on Node.js 24.9 and later.
  */
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 24 || (major === 24 && minor < 15)) {
+  throw new Error(
+    `The test suites run on Node.js 24.15 or later (.nvmrc pins the version CI uses); ` +
+      `this is ${process.version}. See "Quick start" in README.md.`,
+  );
+}
+
 export const esm = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
-    // @fastify/static require()s this ES module, which Node allows and Jest's CommonJS loader
-    // does not: it gets compiled to CommonJS for the test run.
-    '/node_modules/content-disposition/.+\\.js$': [
-      'ts-jest',
-      { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } },
-    ],
-    // @nestjs/throttler is CommonJS and require()s NestJS 12's ES modules: see the bridge.
-    '/node_modules/@nestjs/throttler/.+\\.js$':
-      '<rootDir>/test/support/nest-esm-bridge.transform.cjs',
-  },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/|@nestjs/throttler/)'],
-  setupFiles: ['<rootDir>/test/support/nest-esm-bridge.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  setupFiles: ['<rootDir>/test/support/nest-preload.ts'],
 };
 
 export default {
