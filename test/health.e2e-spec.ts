@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { startApp, type RunningApp } from './support/app.js';
+import { ServerProcess } from './support/server-process.js';
 import { parseExposition, samplesOf, total } from './support/prometheus.js';
 import { TestRedis } from './support/redis-server.js';
 import { TestPostgres } from './resilience/support/postgres-cluster.js';
@@ -78,6 +79,41 @@ describe('GET /health/ready', () => {
       error: {},
       details: { lifecycle: { status: 'up' } },
     });
+  });
+});
+
+describe('GET /health/ready during a drain', () => {
+  it('answers 503 and logs it at info: a rolling update is not an incident', async () => {
+    const server = await ServerProcess.start({
+      env: { REDIS_URL: undefined, SHUTDOWN_DELAY_MS: '800', LOG_LEVEL: 'debug' },
+    });
+    const signalledAt = Date.now();
+    try {
+      server.signal('SIGTERM');
+      const draining = await waitFor(server.url, '/health/ready', 503, 5_000);
+      expect(draining.body).toMatchObject({
+        code: 'NOT_READY',
+        detail: 'The server is shutting down',
+        checks: { lifecycle: { status: 'down', message: 'shutting down' } },
+      });
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await server.stop();
+    }
+    const logs = server.logs();
+    const answers = logs.filter(
+      (line) =>
+        (line.req as { url?: string } | undefined)?.url === '/health/ready' &&
+        (line.res as { statusCode?: number } | undefined)?.statusCode === 503,
+    );
+    expect(answers.length).toBeGreaterThan(0);
+    expect(new Set(answers.map((line) => line.level))).toEqual(new Set(['info']));
+    const loud = logs.filter(
+      (line) =>
+        (line.level === 'warn' || line.level === 'error') &&
+        Date.parse(String(line.time)) >= signalledAt,
+    );
+    expect(loud).toEqual([]);
   });
 });
 
