@@ -123,7 +123,7 @@ describe('GET /metrics', () => {
     expect(samplesOf(metrics, 'build_info')).toEqual([
       {
         name: 'build_info',
-        labels: { version, commit: 'unknown', node: process.version },
+        labels: { version, commit: server.config.metrics.gitCommit, node: process.version },
         value: 1,
       },
     ]);
