@@ -303,7 +303,7 @@ export interface components {
             requestId: string;
             /** @description Field messages of a validation failure. */
             errors?: string[];
-            /** @description State of each dependency when readiness fails. */
+            /** @description State of each check of a failed health check: `lifecycle` (readiness), or each dependency. */
             checks?: {
                 [key: string]: unknown;
             };
