@@ -30,7 +30,7 @@ export class AppModule {
         DatabaseModule,
         RedisModule,
         HealthModule,
-        MetricsModule,
+        MetricsModule.forRoot(config),
         ThrottlingModule,
         CacheStoreModule,
         HttpModule,

@@ -69,7 +69,7 @@ describe('the HTTP surface of the foundation', () => {
     expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('reports liveness and readiness when PostgreSQL is reachable', async () => {
+  it('reports liveness, readiness, and PostgreSQL among the dependencies', async () => {
     const live = await fetch(`${server.url}/health/live`);
     expect(live.status).toBe(200);
 
@@ -77,7 +77,14 @@ describe('the HTTP surface of the foundation', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({
       status: 'ok',
-      details: { database: { status: 'up' }, lifecycle: { status: 'up' } },
+      details: { lifecycle: { status: 'up' } },
+    });
+
+    const dependencies = await fetch(`${server.url}/health/dependencies`);
+    expect(dependencies.status).toBe(200);
+    expect(await dependencies.json()).toMatchObject({
+      status: 'ok',
+      details: { postgres: { status: 'up' } },
     });
   });
 

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { drain } from '../src/common/http/graceful-shutdown.js';
+import { MetricsServer } from '../src/common/metrics/metrics-server.js';
 import { login, signup } from './support/accounts.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { call, type CallOptions } from './support/http.js';
@@ -8,6 +12,7 @@ import { parseExposition, samplesOf, total, type Exposition } from './support/pr
 const DURATION_COUNT = 'http_request_duration_seconds_count';
 const CACHE_READS = 'document_cache_requests_total';
 const RATE_LIMITED = 'http_rate_limited_total';
+const PROBES = 'http_probe_requests_total';
 
 /** GET /metrics, checked and parsed. */
 async function scrape(url: string, options: CallOptions = {}): Promise<Exposition> {
@@ -66,6 +71,10 @@ describe('GET /metrics', () => {
       db_pool_connections_max: 'gauge',
       password_hashes_waiting: 'gauge',
       password_hashes_running: 'gauge',
+      http_probe_requests_total: 'counter',
+      dependency_up: 'gauge',
+      dependency_check_duration_seconds: 'histogram',
+      build_info: 'gauge',
     });
   });
 
@@ -94,11 +103,33 @@ describe('GET /metrics', () => {
     expect(labelValues(metrics).filter((value) => value.includes(path))).toEqual([]);
   });
 
-  it('records the scrapes themselves', async () => {
-    await scrape(url);
+  it('leaves probes and scrapes out of the latency histogram, and counts them apart', async () => {
+    const probes = ['/health/live', '/health/ready', '/health/dependencies'];
+    const before = await scrape(url);
+    for (const path of probes) expect((await call(url, 'GET', path)).status).toBe(200);
     const metrics = await scrape(url);
+    const routes = samplesOf(metrics, DURATION_COUNT).map((sample) => sample.labels.route);
+    expect(routes.filter((route) => /^\/(health|metrics)/.test(route))).toEqual([]);
+    const moved = (route: string) =>
+      total(metrics, PROBES, { route, status_code: '200' }) -
+      total(before, PROBES, { route, status_code: '200' });
+    expect(probes.map(moved)).toEqual([1, 1, 1]);
+    expect(moved('/metrics')).toBe(1); // the scrape `before`; this one is still running
+  });
+
+  it('names the build and reports each dependency with its checks', async () => {
+    const metrics = await scrape(url);
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(samplesOf(metrics, 'build_info')).toEqual([
+      {
+        name: 'build_info',
+        labels: { version, commit: server.config.metrics.gitCommit, node: process.version },
+        value: 1,
+      },
+    ]);
+    expect(total(metrics, 'dependency_up', { dependency: 'postgres' })).toBe(1);
     expect(
-      total(metrics, DURATION_COUNT, { method: 'GET', route: '/metrics', status_code: '200' }),
+      total(metrics, 'dependency_check_duration_seconds_count', { dependency: 'postgres' }),
     ).toBeGreaterThanOrEqual(1);
   });
 
@@ -204,5 +235,64 @@ describe('GET /metrics and the rate limits', () => {
     const moved = (limiter: string) =>
       total(after, RATE_LIMITED, { limiter }) - total(before, RATE_LIMITED, { limiter });
     expect({ ip: moved('ip'), login: moved('login') }).toEqual({ ip: 0, login: 1 });
+  });
+});
+
+describe('GET /metrics on METRICS_PORT', () => {
+  let server: RunningApp;
+  let metricsUrl: string;
+
+  beforeAll(async () => {
+    // Port 0: the system picks a free one, which the listener reports.
+    server = await startApp({
+      env: {
+        METRICS_PORT: '0',
+        HOST: '127.0.0.1',
+        GIT_COMMIT: '0123abc',
+        SHUTDOWN_DELAY_MS: '600',
+      },
+    });
+    metricsUrl = `http://127.0.0.1:${server.app.get(MetricsServer).port}`;
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('serves the metrics on that port only: the main port answers 404', async () => {
+    const reply = await call(metricsUrl, 'GET', '/metrics');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(reply.headers['cache-control']).toBe('no-store');
+    const metrics = parseExposition(reply.text);
+    expect(samplesOf(metrics, 'build_info')[0].labels.commit).toBe('0123abc');
+    expect(total(metrics, 'dependency_up', { dependency: 'postgres' })).toBe(1);
+
+    const main = await call(server.url, 'GET', '/metrics');
+    expect(main.status).toBe(404);
+    expect(main.body).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(main.text).not.toContain('build_info');
+  });
+
+  it('answers 404 for any other path and 405 for another method, as problems', async () => {
+    const other = await call(metricsUrl, 'GET', '/health/ready');
+    expect(other.status).toBe(404);
+    expect(other.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(other.body).toMatchObject({ status: 404, code: 'NOT_FOUND', instance: '/health/ready' });
+    const post = await call(metricsUrl, 'POST', '/metrics', { body: {} });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    expect(post.body).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+    const head = await call(metricsUrl, 'HEAD', '/metrics');
+    expect([head.status, head.text]).toEqual([200, '']);
+  });
+
+  it('keeps answering while the server drains, and closes with it', async () => {
+    const draining = drain(server.app, server.config.shutdown, 'SIGTERM');
+    await sleep(100);
+    expect((await call(server.url, 'GET', '/health/ready')).status).toBe(503);
+    expect((await call(metricsUrl, 'GET', '/metrics')).status).toBe(200);
+    expect(await draining).toBe(0);
+    await expect(call(metricsUrl, 'GET', '/metrics')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -169,14 +169,15 @@ describe('the server process', () => {
     }
   });
 
-  it('starts and stays up while Redis is unreachable, reporting not ready', async () => {
+  it('starts, is ready and stays up while Redis is unreachable, reporting it down', async () => {
     const deadPort = await freePort();
     const server = track(
       await ServerProcess.start({ env: { REDIS_URL: `redis://127.0.0.1:${deadPort}` } }),
     );
-    const ready = await fetch(`${server.url}/health/ready`);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toMatchObject({ checks: { redis: { status: 'down' } } });
+    expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
+    const dependencies = await fetch(`${server.url}/health/dependencies`);
+    expect(dependencies.status).toBe(503);
+    expect(await dependencies.json()).toMatchObject({ checks: { redis: { status: 'down' } } });
     expect((await fetch(`${server.url}/`)).status).toBe(200);
     await sleep(500);
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);

@@ -8,8 +8,8 @@ import { TestRedis } from './support/redis-server.js';
 
 /**
  * Rate-limit counters on REDIS_URL and the document cache on CACHE_REDIS_URL, two private
- * redis-servers: each key lands on its own instance, readiness and metrics see both
- * connections, and shutdown closes both.
+ * redis-servers: each key lands on its own instance, the dependency checks and metrics see
+ * both connections, and shutdown closes both.
  */
 
 /** Requests per window per client; the attacker's address spends it, the others stay far below. */
@@ -95,20 +95,26 @@ withRedis('counters on REDIS_URL, the cache on CACHE_REDIS_URL', () => {
     expect((await onCache.keys('*')).every((key) => key.startsWith('cache::'))).toBe(true);
   });
 
-  it('reports both connections in readiness and metrics', async () => {
-    const ready = await fetch(`${server.url}/health/ready`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({
-      details: { redis: { status: 'up' }, redisCache: { status: 'up' } },
+  it('reports both connections in the dependency checks and metrics', async () => {
+    const dependencies = await fetch(`${server.url}/health/dependencies`);
+    expect(dependencies.status).toBe(200);
+    expect(await dependencies.json()).toMatchObject({
+      details: {
+        postgres: { status: 'up' },
+        redis: { status: 'up' },
+        redisCache: { status: 'up' },
+      },
     });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^redis_connection_up\{connection="shared"\} 1$/m);
     expect(metrics).toMatch(/^redis_connection_up\{connection="cache"\} 1$/m);
+    expect(metrics).toMatch(/^dependency_up\{dependency="redis"\} 1$/m);
+    expect(metrics).toMatch(/^dependency_up\{dependency="redisCache"\} 1$/m);
     expect(await serviceConnections(onCounters)).toEqual(['docs-api']);
     expect(await serviceConnections(onCache)).toEqual(['docs-api-cache']);
   });
 
-  it('turns not ready without the cache instance, serves reads from PostgreSQL, recovers', async () => {
+  it('stays ready without the cache instance, serves reads from PostgreSQL, recovers', async () => {
     const account = await signup(server.url);
     const session = await login(server.url, account);
     const created = await call(server.url, 'POST', '/documents', {
@@ -117,26 +123,29 @@ withRedis('counters on REDIS_URL, the cache on CACHE_REDIS_URL', () => {
     });
     await cache.kill();
 
-    const notReady = await waitForStatus(`${server.url}/health/ready`, 503);
-    expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toMatchObject({
-      code: 'NOT_READY',
+    const down = await waitForStatus(`${server.url}/health/dependencies`, 503);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({
+      code: 'DEPENDENCY_DOWN',
+      detail: 'Down: redisCache',
       checks: { redis: { status: 'up' }, redisCache: { status: 'down' } },
     });
+    expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
     const read = await call(server.url, 'GET', `/documents/${created.body.id}`);
     expect([read.status, read.headers['x-cache']]).toEqual([200, 'BYPASS']);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^redis_connection_up\{connection="cache"\} 0$/m);
     expect(metrics).toMatch(/^redis_connection_up\{connection="shared"\} 1$/m);
+    expect(metrics).toMatch(/^dependency_up\{dependency="redisCache"\} 0$/m);
 
     await cache.restart();
     onCache.disconnect();
     onCache = new Redis(cache.url);
-    expect((await waitForStatus(`${server.url}/health/ready`, 200)).status).toBe(200);
+    expect((await waitForStatus(`${server.url}/health/dependencies`, 200)).status).toBe(200);
   }, 30_000);
 
   it('closes both connections at shutdown', async () => {
-    await waitForStatus(`${server.url}/health/ready`, 200);
+    await waitForStatus(`${server.url}/health/dependencies`, 200);
     expect(await serviceConnections(onCache)).toEqual(['docs-api-cache']);
     await server.close();
     expect(await serviceConnections(onCounters)).toEqual([]);

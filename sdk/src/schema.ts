@@ -28,8 +28,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
+        /** This process takes traffic: started (database migrated), not shutting down. */
         get: operations["healthReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/dependencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** PostgreSQL and Redis (when configured), each with its state and the time its check took. */
+        get: operations["healthDependencies"];
         put?: never;
         post?: never;
         delete?: never;
@@ -45,7 +62,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics of this process: HTTP, document cache, rate limits, pools, runtime. */
+        /** Prometheus metrics of this process; on this port only while METRICS_PORT is unset. */
         get: operations["metricsScrape"];
         put?: never;
         post?: never;
@@ -286,7 +303,7 @@ export interface components {
             requestId: string;
             /** @description Field messages of a validation failure. */
             errors?: string[];
-            /** @description State of each dependency when readiness fails. */
+            /** @description State of each check of a failed health check: `lifecycle` (readiness), or each dependency. */
             checks?: {
                 [key: string]: unknown;
             };
@@ -479,7 +496,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The checks pass */
+            /** @description The process serves HTTP */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -488,16 +505,7 @@ export interface operations {
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
-                        /**
-                         * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       },
-                         *       "redis": {
-                         *         "status": "up"
-                         *       }
-                         *     }
-                         */
+                        /** @example {} */
                         info: {
                             [key: string]: {
                                 /** @enum {string} */
@@ -515,16 +523,7 @@ export interface operations {
                                 [key: string]: unknown;
                             };
                         };
-                        /**
-                         * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       },
-                         *       "redis": {
-                         *         "status": "up"
-                         *       }
-                         *     }
-                         */
+                        /** @example {} */
                         details: {
                             [key: string]: {
                                 /** @enum {string} */
@@ -578,7 +577,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The checks pass */
+            /** @description The process takes traffic. The state of PostgreSQL and Redis plays no part: see /health/dependencies */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -589,10 +588,7 @@ export interface operations {
                         status: "ok";
                         /**
                          * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       },
-                         *       "redis": {
+                         *       "lifecycle": {
                          *         "status": "up"
                          *       }
                          *     }
@@ -616,10 +612,7 @@ export interface operations {
                         };
                         /**
                          * @example {
-                         *       "database": {
-                         *         "status": "up"
-                         *       },
-                         *       "redis": {
+                         *       "lifecycle": {
                          *         "status": "up"
                          *       }
                          *     }
@@ -666,7 +659,173 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description A dependency is down, or the server is shutting down (see checks) */
+            /** @description Starting, or shutting down (code NOT_READY; `checks.lifecycle` says which) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+        };
+    };
+    healthDependencies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every dependency answers: `postgres`, and `redis` and `redisCache` when REDIS_URL and CACHE_REDIS_URL are set. Checked at most once a second, for operators, dashboards and alerts; readiness does not depend on it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                        /**
+                         * @example {
+                         *       "postgres": {
+                         *         "status": "up",
+                         *         "latencyMs": 0.6
+                         *       },
+                         *       "redis": {
+                         *         "status": "up",
+                         *         "latencyMs": 0.3
+                         *       }
+                         *     }
+                         */
+                        info: {
+                            postgres?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redis?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redisCache?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                        };
+                        /** @example {} */
+                        error: {
+                            postgres?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redis?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redisCache?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                        };
+                        /**
+                         * @example {
+                         *       "postgres": {
+                         *         "status": "up",
+                         *         "latencyMs": 0.6
+                         *       },
+                         *       "redis": {
+                         *         "status": "up",
+                         *         "latencyMs": 0.3
+                         *       }
+                         *     }
+                         */
+                        details: {
+                            postgres?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redis?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                            redisCache?: {
+                                /** @enum {string} */
+                                status: "up" | "down";
+                                /** @description Time the check took */
+                                latencyMs: number;
+                                /** @description Why it counts as down */
+                                message?: string;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description The path does not take this method; `Allow` lists the methods it does */
+            405: {
+                headers: {
+                    /** @description The methods this path takes */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description Too many requests from this client (`Retry-After` says when to retry) */
+            429: {
+                headers: {
+                    /** @description Seconds until the client may try again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description An unexpected error; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
+                };
+            };
+            /** @description A dependency is down (code DEPENDENCY_DOWN; `checks` has each dependency) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -686,7 +845,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The Prometheus text exposition format, version 0.0.4 */
+            /** @description HTTP, document cache, rate limits, pools, dependencies, build and runtime, in the Prometheus text exposition format, version 0.0.4 */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -698,6 +857,15 @@ export interface operations {
                      *     http_rate_limited_total{limiter="ip"} 0
                      */
                     "text/plain": string;
+                };
+            };
+            /** @description METRICS_PORT is set: the metrics are served at /metrics on that port only */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
             /** @description The path does not take this method; `Allow` lists the methods it does */

@@ -14,7 +14,6 @@ import {
   readFailure,
   serve,
   text,
-  waitUntilReady,
   type Written,
 } from './support/fixtures.js';
 import { loops, report, Tally, timed, type Outcome } from './support/load.js';
@@ -71,7 +70,7 @@ describe('faults under load', () => {
   const LOAD_ADDRESSES = Array.from({ length: 200 }, (_, i) => `127.0.1.${i + 1}`);
 
   (redisAvailable ? it : it.skip)(
-    'serves every read while Redis is killed and restarted, then caches and rate-limits again by itself',
+    'serves every read and stays ready while Redis is killed and restarted, then caches and rate-limits again by itself',
     async () => {
       redis = await TestRedis.start();
       const server = await serve(
@@ -116,6 +115,14 @@ describe('faults under load', () => {
       phase = 'redis down';
       await redis.kill();
       const killedAt = Date.now();
+      // Readiness, polled through the outage as a kubelet would: Redis is not this process.
+      const readyWhileDown: number[] = [];
+      const readiness = (async () => {
+        while (phase === 'redis down') {
+          readyWhileDown.push((await fetch(`${server.url}/health/ready`)).status);
+          await sleep(100);
+        }
+      })();
       // While it is down, one address goes well over its budget: nothing may be refused.
       const overBudget = tally('one address over budget, redis down');
       const probe = keepAlive();
@@ -131,11 +138,14 @@ describe('faults under load', () => {
         },
         { maxSteps: BUDGET + 50 },
       );
-      const readyWhileDown = await fetch(`${server.url}/health/ready`);
-      const readyBody = (await readyWhileDown.json()) as { checks?: Record<string, unknown> };
+      const dependenciesWhileDown = await fetch(`${server.url}/health/dependencies`);
+      const dependenciesBody = (await dependenciesWhileDown.json()) as {
+        checks?: Record<string, unknown>;
+      };
       await sleep(Math.max(0, 3_000 - (Date.now() - killedAt)));
 
       phase = 'redis restarted';
+      await readiness;
       await redis.restart();
       const restartedAt = Date.now();
       const deadline = restartedAt + 15_000;
@@ -183,7 +193,7 @@ describe('faults under load', () => {
 
       for (const counts of tallies.values()) report(counts.summary());
       report(
-        `redis case: ${loadRequests} load requests; first cache HIT ${firstHitAfterRestart! - restartedAt} ms and limiter back ${limiterBackAt! - restartedAt} ms after the restart`,
+        `redis case: ${loadRequests} load requests; first cache HIT ${firstHitAfterRestart! - restartedAt} ms and limiter back ${limiterBackAt! - restartedAt} ms after the restart; /health/ready while down: ${readyWhileDown.length} polls, ${readyWhileDown.filter((status) => status !== 200).length} not 200`,
       );
       const failures = [...tallies.values()]
         .filter((counts) => counts !== budgetCheck)
@@ -194,8 +204,14 @@ describe('faults under load', () => {
       expect(tally('redis down').requests).toBeGreaterThan(100);
       expect(tally('redis down').labels.BYPASS).toBeGreaterThan(0);
       expect(overBudget.count(200)).toBe(BUDGET + 50);
-      expect(readyWhileDown.status).toBe(503);
-      expect(readyBody.checks).toMatchObject({ redis: { status: 'down' } });
+      // Ready throughout: a Redis outage never takes the replica out of the endpoints.
+      expect(readyWhileDown.length).toBeGreaterThan(10);
+      expect(new Set(readyWhileDown)).toEqual(new Set([200]));
+      expect(dependenciesWhileDown.status).toBe(503);
+      expect(dependenciesBody.checks).toMatchObject({
+        postgres: { status: 'up' },
+        redis: { status: 'down' },
+      });
       // The cache came back on its own, and reads after the restart were served throughout.
       expect(firstHitAfterRestart).toBeDefined();
       expect(tally('redis restarted').requests).toBeGreaterThan(100);
@@ -203,10 +219,11 @@ describe('faults under load', () => {
       expect(budgetCheck.failures).toEqual([]);
       expect(budgetCheck.statuses).toEqual({ '200': BUDGET, '429': 20 });
       expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
+      expect((await fetch(`${server.url}/health/dependencies`)).status).toBe(200);
     },
   );
 
-  it('answers 503 at once while PostgreSQL is down, stays alive, and serves again by itself', async () => {
+  it('stays ready while PostgreSQL is down: cached reads 200, the rest 503 at once, then serves again by itself', async () => {
     const REQUEST_TIMEOUT_MS = 5_000;
     const server = await serve(
       {
@@ -216,8 +233,29 @@ describe('faults under load', () => {
       track,
     );
     const session = await login(server.url, await signup(server.url));
-    // Requests that each need PostgreSQL: the session lookup, a list, a write, a cache miss.
-    const operations = [
+    // Public documents read once without a session: from then on they are in the cache.
+    const cached = await createDocuments(server.url, session, 6, 'public');
+    for (const document of cached) {
+      const outcome = await timed(keepAlive(), server.url, 'GET', `/documents/${document.id}`);
+      expect(readFailure(outcome, document)).toBeUndefined();
+    }
+    // Cached reads need nothing from PostgreSQL; the others each need it: the session lookup,
+    // a list, a write, a cache miss.
+    const operations: {
+      name: string;
+      method: string;
+      path: () => string;
+      body?: () => unknown;
+      anonymous?: boolean;
+      expect: number;
+    }[] = [
+      {
+        name: 'GET /documents/{cached id}',
+        method: 'GET',
+        path: () => `/documents/${cached[Math.floor(Math.random() * cached.length)].id}`,
+        anonymous: true,
+        expect: 200,
+      },
       { name: 'GET /users/me', method: 'GET', path: () => '/users/me', expect: 200 },
       { name: 'GET /documents', method: 'GET', path: () => '/documents?limit=5', expect: 200 },
       {
@@ -240,8 +278,8 @@ describe('faults under load', () => {
       if (!tallies.has(name)) tallies.set(name, new Tally(name));
       return tallies.get(name)!;
     };
-    const allowedIn = (phase: string, normal: number): number[] =>
-      phase === 'postgres up' || phase === 'postgres back'
+    const allowedIn = (phase: string, normal: number, anonymous = false): number[] =>
+      phase === 'postgres up' || phase === 'postgres back' || anonymous
         ? [normal]
         : phase === 'postgres down'
           ? [503]
@@ -263,20 +301,22 @@ describe('faults under load', () => {
           operation.path(),
           {
             body: operation.body?.(),
-            session,
+            session: operation.anonymous ? undefined : session,
           },
         );
         const status = outcome.reply?.status;
         // What each phase allows; a request that spans two phases may get what either allows.
         const allowed = [
-          ...allowedIn(current, operation.expect),
-          ...allowedIn(phase, operation.expect),
+          ...allowedIn(current, operation.expect, operation.anonymous),
+          ...allowedIn(phase, operation.expect, operation.anonymous),
         ];
         const failure =
           status !== undefined && allowed.includes(status)
             ? undefined
             : `${operation.name}: ${status ?? outcome.error?.message} ${outcome.reply?.text.slice(0, 200) ?? ''}`;
         tally(current).add(outcome, failure, operation.name);
+        // Counted again on their own (failures are reported once, in the phase's tally).
+        if (operation.anonymous) tally(`${current}, cached reads`).add(outcome, undefined);
         if (status === 503) unavailable.push(outcome);
         if (status === 503 || !outcome.reply) await sleep(20); // as a client backing off would
       },
@@ -289,16 +329,28 @@ describe('faults under load', () => {
     const stoppedAt = Date.now();
     const readyWhileDown: number[] = [];
     const liveWhileDown: number[] = [];
+    // After the first second: an answer may reuse a check made up to a second before.
+    const dependenciesWhileDown: number[] = [];
     while (Date.now() - stoppedAt < 3_000) {
       readyWhileDown.push((await fetch(`${server.url}/health/ready`)).status);
       liveWhileDown.push((await fetch(`${server.url}/health/live`)).status);
+      const dependencies = await fetch(`${server.url}/health/dependencies`);
+      if (Date.now() - stoppedAt > 1_000) dependenciesWhileDown.push(dependencies.status);
       await sleep(250);
     }
 
     phase = 'postgres starting';
     await db().start();
     const restartedAt = Date.now();
-    const readyAfterMs = await waitUntilReady(server.url, 15_000).catch(() => Infinity);
+    // The dependency check sees PostgreSQL again (its connection is opened afresh).
+    let dependencyBackAfterMs = Infinity;
+    while (Date.now() - restartedAt < 15_000) {
+      if ((await fetch(`${server.url}/health/dependencies`)).status === 200) {
+        dependencyBackAfterMs = Date.now() - restartedAt;
+        break;
+      }
+      await sleep(100);
+    }
     // Served again: a full round of every operation succeeds.
     let servingAfterMs = Infinity;
     const probes = operations.map(() => keepAlive());
@@ -307,7 +359,7 @@ describe('faults under load', () => {
         operations.map((operation, i) =>
           timed(probes[i], server.url, operation.method, operation.path(), {
             body: operation.body?.(),
-            session,
+            session: operation.anonymous ? undefined : session,
           }).then((outcome) => outcome.reply?.status === operation.expect),
         ),
       );
@@ -325,7 +377,7 @@ describe('faults under load', () => {
 
     for (const counts of tallies.values()) report(counts.summary());
     report(
-      `postgres case: ready ${readyAfterMs} ms and serving ${servingAfterMs} ms after PostgreSQL returned; /health/ready while down: ${readyWhileDown.join(',')}`,
+      `postgres case: dependency check up ${dependencyBackAfterMs} ms and serving ${servingAfterMs} ms after PostgreSQL returned; while down, /health/ready: ${readyWhileDown.join(',')}, /health/dependencies: ${dependenciesWhileDown.join(',')}`,
     );
     const failures = [...tallies.values()].flatMap((counts) =>
       counts.failures.map((failure) => `${counts.name}: ${failure}`),
@@ -335,14 +387,19 @@ describe('faults under load', () => {
     expect(down.requests).toBeGreaterThan(50);
     // Each refusal is quick, well within the time a client allows a request.
     expect(down.maxMs).toBeLessThan(REQUEST_TIMEOUT_MS);
+    // Cached reads went on as if nothing happened (a failure above would name them).
+    expect(tally('postgres down, cached reads').count(200)).toBeGreaterThan(10);
     const sample = unavailable[unavailable.length - 1].reply!;
     expect(JSON.parse(sample.text)).toMatchObject({ status: 503, code: 'DATABASE_UNAVAILABLE' });
     expect(Number(sample.headers['retry-after'])).toBeGreaterThan(0);
-    expect(new Set(readyWhileDown)).toEqual(new Set([503]));
+    // The replica stays in the endpoints: it still serves what it can.
+    expect(new Set(readyWhileDown)).toEqual(new Set([200]));
     expect(new Set(liveWhileDown)).toEqual(new Set([200]));
+    expect(dependenciesWhileDown.length).toBeGreaterThan(3);
+    expect(new Set(dependenciesWhileDown)).toEqual(new Set([503]));
     expect(exitedMeanwhile).toBe('running');
     expect(servingAfterMs).toBeLessThan(10_000);
-    expect(readyAfterMs).toBeLessThan(10_000);
+    expect(dependencyBackAfterMs).toBeLessThan(10_000);
     expect(tally('postgres back').requests).toBeGreaterThan(50);
   });
 

@@ -98,6 +98,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...env, REDIS_URL: '' })).toThrow(/CACHE_REDIS_URL needs REDIS_URL/);
   });
 
+  it('serves metrics on METRICS_PORT when set, and names the build with GIT_COMMIT', () => {
+    expect(loadConfig({}).metrics).toEqual({ port: undefined, gitCommit: 'unknown' });
+    expect(loadConfig({ METRICS_PORT: '9464', GIT_COMMIT: '1a2b3c4' }).metrics).toEqual({
+      port: 9464,
+      gitCommit: '1a2b3c4',
+    });
+    expect(() => loadConfig({ METRICS_PORT: '7878' })).toThrow(
+      /^Invalid configuration: METRICS_PORT: must differ from PORT$/,
+    );
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(/METRICS_PORT/);
+    expect(loadConfig({ PORT: '8080', METRICS_PORT: '7878' }).metrics.port).toBe(7878);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).database.url).toBeUndefined();
     expect(loadConfig({ PORT: '' }).http.port).toBe(7878);
@@ -116,6 +129,9 @@ describe('loadConfig', () => {
     ['CUSTOM_HEADERS', '["x"]'],
     ['CUSTOM_HEADERS', 'not json'],
     ['TRUST_PROXY', 'sometimes'],
+    ['METRICS_PORT', '70000'],
+    ['METRICS_PORT', 'ninety'],
+    ['GIT_COMMIT', 'abc def'],
   ])('rejects %s=%s with a message that names the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(

@@ -102,6 +102,12 @@ const envSchema = z.object({
     .default({})
     .describe('a JSON object of header names to string values'),
   CORS_ORIGINS: origins.default([]).describe('a comma list of http(s) origins'),
+  METRICS_PORT: int(0, 65535).optional(),
+  GIT_COMMIT: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/)
+    .default('unknown')
+    .describe('a commit id (letters, digits, "_", ".", "-")'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -159,6 +165,12 @@ export interface AppConfig {
   trustProxy: boolean | number | string;
   /** Browser origins other than the server's own that may call state-changing routes. */
   cors: { origins: string[] };
+  metrics: {
+    /** Serve /metrics on this port (of `http.host`) only; unset: on the main port. */
+    port?: number;
+    /** The `commit` label of `build_info`. */
+    gitCommit: string;
+  };
 }
 
 /**
@@ -198,6 +210,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       'Invalid configuration: CACHE_REDIS_URL needs REDIS_URL: the rate-limit counters need a Redis shared by every replica',
     );
   }
+  if (e.METRICS_PORT && e.METRICS_PORT === e.PORT && !e.LISTEN_PATH) {
+    throw new ConfigError('Invalid configuration: METRICS_PORT: must differ from PORT');
+  }
   const tls =
     e.TLS_CERT_FILE && e.TLS_KEY_FILE
       ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, http2: e.HTTP2 }
@@ -229,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
     trustProxy: e.TRUST_PROXY,
     cors: { origins: e.CORS_ORIGINS },
+    metrics: { port: e.METRICS_PORT, gitCommit: e.GIT_COMMIT },
   };
 }
 

@@ -1,10 +1,10 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 
 /**
- * What @nestjs/terminus logs. A failed check (a dependency down, or the drain of a shutdown,
- * when readiness is 503 on purpose) is reported as a warning naming the checks, not as an
- * error with a stack: the cause is outside this process, and a normal rolling restart must
- * not look like an incident in the logs.
+ * What @nestjs/terminus logs. It reports every failed check, on every request; here a failure
+ * is expected, not an error: readiness is 503 on purpose while the server drains (a rolling
+ * update is not an incident), and a dependency that goes down or comes back is logged once by
+ * `DependencyHealth`. So failures are written at debug level, with the state of each check.
  */
 export class HealthCheckLogger implements LoggerService {
   private readonly logger = new Logger('HealthCheck');
@@ -18,6 +18,6 @@ export class HealthCheckLogger implements LoggerService {
   }
 
   error(message: unknown): void {
-    this.logger.warn(message);
+    this.logger.debug(message);
   }
 }

@@ -1,22 +1,19 @@
 import { Public } from '../../auth/decorators/auth.decorators.js';
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import {
   HealthCheck,
   HealthCheckService,
   HealthIndicatorService,
-  TypeOrmHealthIndicator,
   type HealthCheckResult,
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
-import { RedisService } from '../redis/redis.service.js';
-import { ReadinessService } from './readiness.service.js';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../http/api-problem.decorator.js';
+import { DependencyHealth, type DependencyName } from './dependency-health.service.js';
+import { ReadinessService } from './readiness.service.js';
 
-const CHECK_TIMEOUT_MS = 1_000;
-
-/** Dependencies by name, each with its state (`up` or `down`) and what its check reported. */
+/** Checks by name, each with its state (`up` or `down`) and what it reported. */
 const INDICATORS = {
   type: 'object',
   additionalProperties: {
@@ -25,23 +22,82 @@ const INDICATORS = {
     properties: { status: { type: 'string', enum: ['up', 'down'] } },
     additionalProperties: true,
   },
-  example: { database: { status: 'up' }, redis: { status: 'up' } },
 };
 
 /** A passing check, as @nestjs/terminus reports it; a failing one is a 503 problem. */
-const HEALTHY = {
-  description: 'The checks pass',
+function healthy(description: string, example: Record<string, unknown>) {
+  return {
+    description,
+    schema: {
+      type: 'object',
+      required: ['status', 'info', 'error', 'details'],
+      properties: {
+        status: { type: 'string', enum: ['ok'] },
+        info: { ...INDICATORS, example },
+        error: { ...INDICATORS, example: {} },
+        details: { ...INDICATORS, example },
+      },
+    },
+  };
+}
+
+/** One dependency in the body of /health/dependencies. */
+const DEPENDENCY = {
+  type: 'object',
+  required: ['status', 'latencyMs'],
+  properties: {
+    status: { type: 'string', enum: ['up', 'down'] },
+    latencyMs: { type: 'number', minimum: 0, description: 'Time the check took' },
+    message: { type: 'string', description: 'Why it counts as down' },
+  },
+};
+
+/** The dependencies by name: `postgres`, and `redis` and `redisCache` when configured. */
+const DEPENDENCIES = {
+  type: 'object',
+  properties: { postgres: DEPENDENCY, redis: DEPENDENCY, redisCache: DEPENDENCY },
+  example: {
+    postgres: { status: 'up', latencyMs: 0.6 },
+    redis: { status: 'up', latencyMs: 0.3 },
+  },
+};
+
+const DEPENDENCIES_UP = {
+  description:
+    'Every dependency answers: `postgres`, and `redis` and `redisCache` when REDIS_URL and ' +
+    'CACHE_REDIS_URL are set. Checked at most once a second, for operators, dashboards and ' +
+    'alerts; readiness does not depend on it',
   schema: {
     type: 'object',
     required: ['status', 'info', 'error', 'details'],
     properties: {
       status: { type: 'string', enum: ['ok'] },
-      info: INDICATORS,
-      error: { ...INDICATORS, example: {} },
-      details: INDICATORS,
+      info: DEPENDENCIES,
+      error: { ...DEPENDENCIES, example: {} },
+      details: DEPENDENCIES,
     },
   },
 };
+
+/**
+ * Runs `checks` through @nestjs/terminus; a failure becomes a 503 problem with `code`, the
+ * `detail` made from the names of the failed checks, and every check's state.
+ */
+async function run(
+  health: HealthCheckService,
+  checks: HealthIndicatorFunction[],
+  code: string,
+  detail: (failed: string[]) => string,
+): Promise<HealthCheckResult> {
+  try {
+    return await health.check(checks);
+  } catch (error) {
+    if (!(error instanceof ServiceUnavailableException)) throw error;
+    const result = error.getResponse() as HealthCheckResult;
+    const failed = Object.keys(result.error ?? {});
+    throw new ServiceUnavailableException({ ...result, code, message: detail(failed) });
+  }
+}
 
 @Public()
 @SkipThrottle()
@@ -50,50 +106,53 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly database: TypeOrmHealthIndicator,
-    private readonly redis: RedisService,
     private readonly readiness: ReadinessService,
+    private readonly dependencyHealth: DependencyHealth,
   ) {}
 
   /** The process is up and serving HTTP. */
-  @ApiOkResponse(HEALTHY)
+  @ApiOkResponse(healthy('The process serves HTTP', {}))
   @Get('live')
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }
 
-  /** PostgreSQL (and Redis, when configured) answer, and no shutdown is under way. */
-  @ApiProblem(503, 'A dependency is down, or the server is shutting down (see checks)')
-  @ApiOkResponse(HEALTHY)
+  /** This process takes traffic: started (database migrated), not shutting down. */
+  @ApiProblem(503, 'Starting, or shutting down (code NOT_READY; `checks.lifecycle` says which)')
+  @ApiOkResponse(
+    healthy(
+      'The process takes traffic. The state of PostgreSQL and Redis plays no part: see ' +
+        '/health/dependencies',
+      { lifecycle: { status: 'up' } },
+    ),
+  )
   @Get('ready')
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   ready(): Promise<HealthCheckResult> {
-    const checks: HealthIndicatorFunction[] = [
-      () => {
-        const session = this.indicators.check('lifecycle');
-        return this.readiness.shuttingDown ? session.down('shutting down') : session.up();
-      },
-      this.database.pingCheck('database').withTimeout(CHECK_TIMEOUT_MS),
-    ];
-    if (this.redis.client) {
-      checks.push(
-        this.indicators
-          .check('redis')
-          .attempt(() => this.redis.ping())
-          .withTimeout(CHECK_TIMEOUT_MS),
-      );
-    }
-    if (this.redis.separateCache) {
-      // A cache instance that is down only slows reads, but a replica without it serves
-      // every read from PostgreSQL: take it out of rotation like any other dependency.
-      checks.push(
-        this.indicators
-          .check('redisCache')
-          .attempt(() => this.redis.pingCache())
-          .withTimeout(CHECK_TIMEOUT_MS),
-      );
-    }
-    return this.health.check(checks);
+    const state = this.readiness.lifecycle;
+    const lifecycle = () => {
+      const check = this.indicators.check('lifecycle');
+      if (state === 'serving') return check.up();
+      return check.down(state === 'starting' ? 'starting' : 'shutting down');
+    };
+    return run(this.health, [lifecycle], 'NOT_READY', () =>
+      state === 'starting' ? 'The server is starting' : 'The server is shutting down',
+    );
+  }
+
+  /** PostgreSQL and Redis (when configured), each with its state and the time its check took. */
+  @ApiProblem(503, 'A dependency is down (code DEPENDENCY_DOWN; `checks` has each dependency)')
+  @ApiOkResponse(DEPENDENCIES_UP)
+  @Get('dependencies')
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  async dependencies(): Promise<HealthCheckResult> {
+    const report = await this.dependencyHealth.check();
+    const checks = Object.entries(report).map(([name, state]) => () => {
+      const { status, ...fields } = state;
+      const check = this.indicators.check(name as DependencyName);
+      return status === 'up' ? check.up(fields) : check.down(fields);
+    });
+    return run(this.health, checks, 'DEPENDENCY_DOWN', (down) => `Down: ${down.join(', ')}`);
   }
 }

@@ -16,6 +16,6 @@ export class ProblemDetailsDto {
   requestId: string;
   /** Field messages of a validation failure. */
   errors?: string[];
-  /** State of each dependency when readiness fails. */
+  /** State of each check of a failed health check: `lifecycle` (readiness), or each dependency. */
   checks?: Record<string, unknown>;
 }

@@ -92,11 +92,31 @@ describe('ProblemDetailsFilter', () => {
     expect(sent.body).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
   });
 
-  it('keeps a failed health check per dependency', () => {
+  it('keeps the state of each check of a failed health check', () => {
     const { host, sent } = hostFor('/health/ready');
-    const details = { database: { status: 'down' } };
+    const details = { lifecycle: { status: 'down' } };
     filter.catch(new ServiceUnavailableException({ status: 'error', details }), host);
     expect(sent.body).toMatchObject({ status: 503, code: 'NOT_READY', checks: details });
+  });
+
+  it('takes the code and detail a failed health check names', () => {
+    const { host, sent } = hostFor('/health/dependencies');
+    const details = { postgres: { status: 'up' }, redis: { status: 'down' } };
+    filter.catch(
+      new ServiceUnavailableException({
+        status: 'error',
+        details,
+        code: 'DEPENDENCY_DOWN',
+        message: 'Down: redis',
+      }),
+      host,
+    );
+    expect(sent.body).toMatchObject({
+      status: 503,
+      code: 'DEPENDENCY_DOWN',
+      detail: 'Down: redis',
+      checks: details,
+    });
   });
 
   it('answers anything unexpected with a bare 500 and logs the stack instead', () => {

@@ -66,9 +66,10 @@ function describeHttpException(exception: HttpException): Described {
     described.detail = 'The request is not valid';
     described.errors = message.map(String);
   }
+  // A failed health check (@nestjs/terminus's result): the state of each check goes along.
   if (fields.details && typeof fields.details === 'object' && fields.status === 'error') {
-    described.code = 'NOT_READY';
-    described.detail = 'A dependency is not available';
+    described.code = typeof fields.code === 'string' ? fields.code : 'NOT_READY';
+    described.detail = typeof message === 'string' ? message : 'A health check failed';
     described.checks = fields.details as Record<string, unknown>;
   }
   return described;

@@ -54,10 +54,18 @@ describe('loggerOptions', () => {
 describe('completionLevel', () => {
   it('logs successful probes and scrapes at debug, and everything else as usual', () => {
     expect(completionLevel('/health/ready', 200)).toBe('debug');
+    expect(completionLevel('/health/dependencies', 200)).toBe('debug');
     expect(completionLevel('/metrics', 200)).toBe('debug');
-    expect(completionLevel('/health/ready', 503)).toBe('error');
+    expect(completionLevel('/health/live', 500)).toBe('error');
+    expect(completionLevel('/health/ready', 500)).toBe('error');
     expect(completionLevel('/metrics-and-more', 200)).toBe('info');
     expect(completionLevel('/nope', 404)).toBe('warn');
+  });
+
+  it('logs the 503s of readiness (a drain) and of dependencies at info, not as errors', () => {
+    expect(completionLevel('/health/ready', 503)).toBe('info');
+    expect(completionLevel('/health/dependencies', 503)).toBe('info');
+    expect(completionLevel('/documents', 503)).toBe('error');
   });
 });
 

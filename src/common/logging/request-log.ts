@@ -20,10 +20,21 @@ export function requestIdMixin(): { reqId?: string } {
  * Probes hit the health routes every few seconds, and Prometheus scrapes /metrics: their
  * successes are logged at debug.
  */
-const PROBE_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+const PROBE_PATHS = /^\/(health\/(live|ready|dependencies)|metrics)(\?|$)/;
 
-/** The level of a request's completion line: by status, and probes' successes at debug. */
+/**
+ * A 503 of these reports a state, as intended: readiness while the server starts or drains (a
+ * rolling update is not an incident), dependencies while one is down (logged once, at warn,
+ * when its state changes).
+ */
+const STATE_REPORTS = /^\/health\/(ready|dependencies)(\?|$)/;
+
+/**
+ * The level of a request's completion line: by status; probes' successes at debug, and the
+ * 503s of the health routes at info.
+ */
 export function completionLevel(url: string, statusCode: number): Level {
+  if (statusCode === 503 && STATE_REPORTS.test(url)) return 'info';
   if (statusCode >= 500) return 'error';
   if (statusCode >= 400) return 'warn';
   return PROBE_PATHS.test(url) ? 'debug' : 'info';

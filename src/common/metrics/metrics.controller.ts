@@ -3,6 +3,7 @@ import { ApiOkResponse } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import { prometheusContentType } from 'prom-client';
 import { Public } from '../../auth/decorators/auth.decorators.js';
+import { ApiProblem } from '../http/api-problem.decorator.js';
 import { MetricsService } from './metrics.service.js';
 
 @Public()
@@ -11,9 +12,12 @@ import { MetricsService } from './metrics.service.js';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
-  /** Prometheus metrics of this process: HTTP, document cache, rate limits, pools, runtime. */
+  /** Prometheus metrics of this process; on this port only while METRICS_PORT is unset. */
+  @ApiProblem(404, 'METRICS_PORT is set: the metrics are served at /metrics on that port only')
   @ApiOkResponse({
-    description: 'The Prometheus text exposition format, version 0.0.4',
+    description:
+      'HTTP, document cache, rate limits, pools, dependencies, build and runtime, in the ' +
+      'Prometheus text exposition format, version 0.0.4',
     content: {
       'text/plain': {
         schema: { type: 'string' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { MetricsService } from './metrics.service.js';
+import { buildInfo, MetricsService } from './metrics.service.js';
 
 /** A DataSource whose driver holds a pg pool with these counts (none before initialisation). */
 function dataSourceWith(pool?: {
@@ -27,6 +27,10 @@ describe('MetricsService', () => {
       'http_rate_limited_total counter',
       'db_pool_connections_in_use gauge',
       'password_hashes_waiting gauge',
+      'http_probe_requests_total counter',
+      'dependency_up gauge',
+      'dependency_check_duration_seconds histogram',
+      'build_info gauge',
       'process_cpu_user_seconds_total counter',
       'nodejs_eventloop_lag_seconds gauge',
     ]) {
@@ -54,6 +58,70 @@ describe('MetricsService', () => {
         'http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404"}',
       ),
     ).toBe(2);
+  });
+
+  it('counts probes and scrapes apart, out of the latency histogram', async () => {
+    const metrics = new MetricsService(dataSourceWith());
+    metrics.observeRequest('GET', '/health/ready', 200, 0.001);
+    metrics.observeRequest('GET', '/health/ready', 503, 0.001);
+    metrics.observeRequest('GET', '/metrics', 200, 0.02);
+    metrics.observeRequest('GET', '/coffee', 418, 0.001);
+    const text = await metrics.scrape();
+    expect(text).not.toMatch(
+      /^http_request_duration_seconds_count\{[^}]*route="\/(health|metrics)/m,
+    );
+    expect(sample(text, 'http_probe_requests_total{route="/health/ready",status_code="200"}')).toBe(
+      1,
+    );
+    expect(sample(text, 'http_probe_requests_total{route="/health/ready",status_code="503"}')).toBe(
+      1,
+    );
+    expect(sample(text, 'http_probe_requests_total{route="/metrics",status_code="200"}')).toBe(1);
+    expect(
+      sample(
+        text,
+        'http_request_duration_seconds_count{method="GET",route="/coffee",status_code="418"}',
+      ),
+    ).toBe(1);
+  });
+
+  it('names the build: version, commit and Node.js', async () => {
+    const build = { version: '9.8.7', commit: 'abc123', node: 'v24.0.0' };
+    const text = await new MetricsService(dataSourceWith(), undefined, build).scrape();
+    expect(sample(text, 'build_info{version="9.8.7",commit="abc123",node="v24.0.0"}')).toBe(1);
+    expect(buildInfo()).toEqual({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      commit: 'unknown',
+      node: process.version,
+    });
+  });
+
+  it('checks the dependencies at each scrape, with the durations of that check', async () => {
+    const metrics = new MetricsService(dataSourceWith());
+    let text = await metrics.scrape();
+    expect(text).not.toMatch(/^dependency_up\{/m);
+    let up = true;
+    let checks = 0;
+    metrics.watchDependencies(() => {
+      checks += 1;
+      metrics.observeDependencyCheck('postgres', 0.002);
+      return Promise.resolve([
+        { name: 'postgres', up },
+        { name: 'redis', up: false },
+      ]);
+    });
+    text = await metrics.scrape();
+    expect(sample(text, 'dependency_up{dependency="postgres"}')).toBe(1);
+    expect(sample(text, 'dependency_up{dependency="redis"}')).toBe(0);
+    expect(
+      sample(text, 'dependency_check_duration_seconds_count{dependency="postgres"}'),
+    ).toBeGreaterThanOrEqual(1);
+    up = false;
+    text = await metrics.scrape();
+    expect(sample(text, 'dependency_up{dependency="postgres"}')).toBe(0);
+    expect(sample(text, 'dependency_check_duration_seconds_count{dependency="postgres"}')).toBe(
+      checks,
+    );
   });
 
   it('keeps the counts of each app apart', async () => {

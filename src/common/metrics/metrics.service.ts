@@ -1,5 +1,6 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -20,8 +21,42 @@ export interface HashQueueState {
   running: number;
 }
 
+/** A shared dependency as a check found it (see `DependencyHealth`). */
+export interface DependencyUp {
+  name: string;
+  up: boolean;
+}
+
+/** What `build_info` says of the running build. */
+export interface BuildInfo {
+  version: string;
+  commit: string;
+  node: string;
+}
+
+/** The token of the `BuildInfo` that `MetricsModule` provides. */
+export const BUILD_INFO = Symbol('BUILD_INFO');
+
+/** This build: the version in package.json, the given commit, and the running Node.js. */
+export function buildInfo(commit = 'unknown'): BuildInfo {
+  // package.json is three folders up from both src/common/metrics and dist/common/metrics.
+  const manifest = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return { version: manifest.version, commit, node: process.version };
+}
+
+/**
+ * Routes that probes and scrapers call: kept out of the latency histogram, whose percentiles
+ * would otherwise follow the probe rate rather than the traffic, and counted on their own.
+ */
+const PROBE_ROUTES = new Set(['/health/live', '/health/ready', '/health/dependencies', '/metrics']);
+
 /** From 1 ms (cached reads) to 10 s (a request that waited for bcrypt under load). */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** From 0.5 ms (a healthy loopback round trip) to the 1 s after which a check counts as down. */
+const CHECK_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 let processRegistry: Registry | undefined;
 
@@ -49,14 +84,25 @@ export class MetricsService {
   /** This app's families and the process ones, as one scrape. */
   private readonly exposed: Registry;
   private readHashQueue?: () => HashQueueState;
+  private checkDependencies?: () => Promise<DependencyUp[]>;
 
   private readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help:
       'Time from the start of a request to the end of its response, by method, route template ' +
-      `(\`${UNMATCHED_ROUTE}\` when no route matched) and status code`,
+      `(\`${UNMATCHED_ROUTE}\` when no route matched) and status code; health probes and ` +
+      'scrapes are left out (see http_probe_requests_total)',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly probeRequests = new Counter({
+    name: 'http_probe_requests_total',
+    help:
+      'Responses to health probes and metrics scrapes on the main port (/health/live, ' +
+      '/health/ready, /health/dependencies, /metrics), by route and status code',
+    labelNames: ['route', 'status_code'] as const,
     registers: [this.registry],
   });
 
@@ -81,15 +127,30 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly dependencyCheckDuration = new Histogram({
+    name: 'dependency_check_duration_seconds',
+    help:
+      'Time each check of a shared dependency took (PostgreSQL: SELECT 1 on a connection of ' +
+      'its own; Redis: PING), by dependency; a check with no answer after 1 s counts as failed',
+    labelNames: ['dependency'] as const,
+    buckets: CHECK_BUCKETS,
+    registers: [this.registry],
+    // The check a scrape starts is in that scrape, with its result in `dependency_up`.
+    collect: async () => void (await this.checkNow()),
+  });
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Optional() private readonly redis?: RedisService,
+    @Optional() @Inject(BUILD_INFO) build: BuildInfo = buildInfo(),
   ) {
     for (const result of ['hit', 'miss', 'bypass']) this.cacheReads.inc({ result }, 0);
     for (const limiter of ['ip', 'login']) this.rateLimited.inc({ limiter }, 0);
     this.poolGauges();
     this.hashQueueGauges();
     this.redisGauge();
+    this.dependencyGauge();
+    this.buildInfoGauge(build);
     this.exposed = Registry.merge([processMetrics(), this.registry]);
   }
 
@@ -98,8 +159,15 @@ export class MetricsService {
     return this.exposed.metrics();
   }
 
-  /** Records one finished response; `route` is the matched template, if any. */
+  /**
+   * Records one finished response; `route` is the matched template, if any. Probes and
+   * scrapes are counted apart, without their duration.
+   */
   observeRequest(method: string, route: string | undefined, status: number, seconds: number) {
+    if (route !== undefined && PROBE_ROUTES.has(route)) {
+      this.probeRequests.inc({ route, status_code: String(status) });
+      return;
+    }
     this.httpDuration.observe(
       { method, route: route ?? UNMATCHED_ROUTE, status_code: String(status) },
       seconds,
@@ -119,6 +187,16 @@ export class MetricsService {
   /** Has the password-hashing queue read at each scrape. */
   watchHashQueue(read: () => HashQueueState): void {
     this.readHashQueue = read;
+  }
+
+  /** Has the shared dependencies checked at each scrape (`check` may answer from a cache). */
+  watchDependencies(check: () => Promise<DependencyUp[]>): void {
+    this.checkDependencies = check;
+  }
+
+  /** Records one check of a shared dependency and how long it took. */
+  observeDependencyCheck(dependency: string, seconds: number): void {
+    this.dependencyCheckDuration.observe({ dependency }, seconds);
   }
 
   /** The pg pool under TypeORM's PostgreSQL driver, once the DataSource is initialised. */
@@ -182,6 +260,38 @@ export class MetricsService {
         }
       },
     });
+  }
+
+  /** The dependencies as their owner checks them (or has just checked them). */
+  private async checkNow(): Promise<DependencyUp[]> {
+    return (await this.checkDependencies?.()) ?? [];
+  }
+
+  private dependencyGauge(): void {
+    const check = () => this.checkNow();
+    new Gauge({
+      name: 'dependency_up',
+      help:
+        'Whether each shared dependency answered its last check (1) or not (0), checked at ' +
+        'scrape time at most once a second: dependency="postgres", "redis" (REDIS_URL, when ' +
+        'set), "redisCache" (CACHE_REDIS_URL, when set). Readiness does not depend on them',
+      labelNames: ['dependency'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const { name, up } of await check()) this.set({ dependency: name }, up ? 1 : 0);
+      },
+    });
+  }
+
+  private buildInfoGauge(build: BuildInfo): void {
+    new Gauge({
+      name: 'build_info',
+      help:
+        'Always 1; the labels name the running build: version (package.json), commit ' +
+        '(GIT_COMMIT, "unknown" when unset) and node (the Node.js version)',
+      labelNames: ['version', 'commit', 'node'] as const,
+      registers: [this.registry],
+    }).set({ ...build }, 1);
   }
 
   /** A gauge set from `read` at each scrape; left as it was when `read` has no answer. */
