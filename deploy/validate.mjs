@@ -687,7 +687,7 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   check(
     scope,
     subject,
-    `METRICS_PORT ${metrics} is set, apart from PORT ${config.http.port}`,
+    `METRICS_PORT ${metrics ?? '(unset)'} is set, apart from PORT ${config.http.port}`,
     metrics === undefined
       ? 'unset: /metrics would be served on the API port'
       : metrics === config.http.port && 'it is the API port',
@@ -696,7 +696,7 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   check(
     scope,
     subject,
-    `containerPort "metrics" is METRICS_PORT ${metrics}`,
+    `containerPort "metrics" is METRICS_PORT ${metrics ?? '(unset)'}`,
     declared?.containerPort !== metrics && `ports: ${JSON.stringify(container.ports ?? [])}`,
   );
   const scrapePort = metrics ?? config.http.port;
@@ -925,7 +925,7 @@ function checkScaling(scope, workload, hpa, poolMax) {
   check(
     scope,
     subject,
-    `connection budget: DATABASE_POOL_MAX ${poolMax} x (maxReplicas ${replicas} + maxSurge ${surge}) = ${peak} <= max_connections ${max} - reserved ${reserved}`,
+    `connection budget: DATABASE_POOL_MAX ${poolMax} x (maxReplicas ${replicas} + maxSurge ${surge}) = ${peak} <= max_connections ${max ?? '?'} - reserved ${reserved ?? '?'}`,
     problem,
   );
 }
@@ -950,7 +950,7 @@ function checkBackingServices(scope, workload, objects, env) {
         scope,
         name(database),
         `max_connections ${actual} is what ${name(workload)} states (${MAX_CONNECTIONS})`,
-        actual !== stated && `the annotation says ${stated}`,
+        actual !== stated && `the annotation says ${stated ?? 'nothing'}`,
       );
     }
   }
