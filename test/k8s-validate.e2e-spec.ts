@@ -233,6 +233,19 @@ const MISTAKES: Mistake[] = [
     because: /an outage of either would fail every pod/,
   },
   {
+    what: 'a grace period that SIGKILLs a drain closing its pools',
+    overlay: 'production',
+    edits: [
+      {
+        file: 'base/deployment.yaml',
+        from: 'terminationGracePeriodSeconds: 30',
+        to: 'terminationGracePeriodSeconds: 18',
+      },
+    ],
+    check: /^Deployment\/docs-api\/docs-api: terminationGracePeriodSeconds /,
+    because: /SIGKILL would cut the drain short/,
+  },
+  {
     what: 'no spread over zones',
     overlay: 'production',
     edits: [
