@@ -798,7 +798,7 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
       ref.kind === workload.kind && ref.name === workload.metadata.name,
   );
   check(scope, subject, 'a HorizontalPodAutoscaler scales it', !hpas.length && 'none does');
-  for (const hpa of hpas) checkScaling(scope, workload, hpa, config.database.poolMax);
+  for (const hpa of hpas) checkConnectionBudget(scope, workload, hpa, config.database.poolMax);
   const pdbs = sameNamespace('PodDisruptionBudget').filter((pdb) =>
     selects(pdb.spec.selector, labels),
   );
@@ -896,17 +896,16 @@ function checkPodMonitors(scope, objects, workload, container, metrics) {
 }
 
 /**
- * The HorizontalPodAutoscaler owns the replica count, scales down with stabilisation, and
- * its maximum, with the rollout's surge, stays within PostgreSQL's connection limit.
+ * The HorizontalPodAutoscaler owns the replica count of what it scales, and scales down with
+ * stabilisation.
  */
-function checkScaling(scope, workload, hpa, poolMax) {
-  const subject = name(workload);
+function checkAutoscaler(scope, hpa, target) {
   check(
     scope,
-    subject,
+    name(target),
     `no replicas: ${name(hpa)} owns the count`,
-    workload.spec.replicas !== undefined &&
-      `replicas: ${workload.spec.replicas} would reset the autoscaled count at every apply`,
+    target.spec.replicas !== undefined &&
+      `replicas: ${target.spec.replicas} would reset the autoscaled count at every apply`,
   );
   const window = hpa.spec.behavior?.scaleDown?.stabilizationWindowSeconds;
   check(
@@ -915,6 +914,11 @@ function checkScaling(scope, workload, hpa, poolMax) {
     `behavior.scaleDown.stabilizationWindowSeconds ${window}`,
     !(window > 0) && 'scale-down stabilisation must be stated, and above 0',
   );
+}
+
+/** At the HPA's maximum plus the rollout's surge, the pools fit PostgreSQL's limit. */
+function checkConnectionBudget(scope, workload, hpa, poolMax) {
+  const subject = name(workload);
   const annotations = workload.metadata.annotations ?? {};
   const max = integer(annotations[MAX_CONNECTIONS]);
   const reserved = integer(annotations[RESERVED_CONNECTIONS]);
@@ -1088,6 +1092,7 @@ function checkReferences(scope, objects) {
       `scales ${ref.kind}/${ref.name}`,
       (!target || target.apiVersion !== ref.apiVersion) && 'no such workload in this render',
     );
+    if (target) checkAutoscaler(scope, hpa, target);
   }
   const servicePort = (route, namespace, serviceName, matches) => {
     const service = objects.find(
