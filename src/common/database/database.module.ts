@@ -17,7 +17,7 @@ import { postgresOptions } from './typeorm-options.js';
       provide: EmbeddedPostgres,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) =>
-        new EmbeddedPostgres({ dataDir: config.getOrThrow('database', { infer: true }).dataDir }),
+        EmbeddedPostgres.shared(config.getOrThrow('database', { infer: true }).dataDir),
     },
   ],
   exports: [EmbeddedPostgres],

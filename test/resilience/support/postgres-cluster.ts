@@ -1,10 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
-import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import pg from 'pg';
+import { postgresBinaries } from '../../../src/common/database/embedded-postgres-binaries.js';
 import { freePort } from '../../../src/common/net/free-port.js';
 
 interface Binaries {
@@ -43,9 +45,12 @@ export class TestPostgres {
 
   /** Creates the cluster in a temporary folder and starts it. */
   static async create(): Promise<TestPostgres> {
-    const binaries = (await import(
-      `@embedded-postgres/${platform()}-${arch()}`
-    )) as unknown as Binaries;
+    // As root, from a copy the postgres user can reach when the checkout is private.
+    const { native } = await postgresBinaries(new Logger(TestPostgres.name));
+    const binaries = {
+      initdb: join(native, 'bin', 'initdb'),
+      postgres: join(native, 'bin', 'postgres'),
+    };
     const root = await mkdtemp(join(tmpdir(), 'docs-api-resilience-pg-'));
     await chmod(root, 0o755);
     const cluster = new TestPostgres(root, binaries, await freePort());
