@@ -1,4 +1,5 @@
-import { describe, expect, it, jest } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import type { User } from '../users/entities/user.entity.js';
 import { AuthService } from './auth.service.js';
@@ -31,6 +32,10 @@ function serviceWith(hash: PasswordHasher['hash']) {
 }
 
 describe('AuthService.login', () => {
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
+
   it('signs in with the verified hash when the upgrade to the current cost is refused', async () => {
     const { service, create, query } = serviceWith(async () => {
       throw new HasherBusyException(3);
