@@ -1,8 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { MIGRATION_LOCK_KEY } from '../src/common/database/typeorm-options.js';
+import { call, sessionFrom } from './support/http.js';
 import { query, ScratchDatabases } from './support/scratch-databases.js';
 import { ServerProcess, type Exit, type SpawnOptions } from './support/server-process.js';
 
@@ -411,5 +414,69 @@ describe('start-up and migrations', () => {
     await blocker.query('ROLLBACK');
     expect(await appliedInDatabase(url)).toEqual(MIGRATIONS.slice(0, 1));
     expect(await tableExists(url, 'sessions')).toBe(false);
+  });
+
+  it('migrates as the migrator role and serves as the application role, with the grants of deploy/MIGRATIONS.md', async () => {
+    const guide = await readFile('deploy/MIGRATIONS.md', 'utf8');
+    const [cluster, database] = [...guide.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
+    const suffix = randomBytes(4).toString('hex');
+    const names: Record<string, string> = {
+      docs_migrator: `test_startup_migrator_${suffix}`,
+      docs_app: `test_startup_app_${suffix}`,
+      docs: `scratch_test_roles_${suffix}`,
+    };
+    const ours = (sql: string) =>
+      sql.replace(/\b(docs_migrator|docs_app|docs)\b/g, (n) => names[n]);
+    const urlAs = (role: string, db = names.docs) => {
+      const url = new URL(process.env.DATABASE_URL!);
+      url.username = role;
+      url.password = '';
+      url.pathname = `/${db}`;
+      return url.toString();
+    };
+    // One statement at a time, as psql sends them (CREATE DATABASE refuses a transaction).
+    const run = async (url: string, sql: string) => {
+      for (const statement of ours(sql).split(/;\s*$/m)) {
+        if (statement.replace(/--.*$/gm, '').trim()) await query(url, statement);
+      }
+    };
+    const adminDatabase = new URL(process.env.DATABASE_URL!).pathname.slice(1);
+    await run(urlAs('postgres', adminDatabase), cluster);
+    try {
+      await run(urlAs('postgres'), database);
+
+      const migrator = await migrate(urlAs(names.docs_migrator));
+      expect(await exitOf(migrator)).toEqual({ code: 0, signal: null });
+      expect(applied(migrator)).toEqual(MIGRATIONS);
+
+      const app = await spawn(urlAs(names.docs_app), {
+        env: { MIGRATIONS: 'off', BCRYPT_COST: '4' },
+      });
+      await app.waitUntilServing();
+      const credentials = { username: `roles_${suffix}`, password: 'correct horse battery' };
+      expect((await call(app.url, 'POST', '/auth/signup', { body: credentials })).status).toBe(201);
+      const session = sessionFrom(
+        await call(app.url, 'POST', '/auth/login', { body: credentials }),
+      );
+      const created = await call(app.url, 'POST', '/documents', {
+        body: { title: 'grants', content: 'rows only' },
+        session,
+      });
+      expect(created.status).toBe(201);
+
+      const asApp = urlAs(names.docs_app);
+      await expect(query(asApp, 'CREATE TABLE intruder (id int)')).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(query(asApp, 'ALTER TABLE users ADD COLUMN intruder int')).rejects.toMatchObject(
+        { code: '42501' },
+      );
+      await expect(query(asApp, 'TRUNCATE documents')).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await Promise.all(started.splice(0).map((server) => server.stop()));
+      const admin = urlAs('postgres', adminDatabase);
+      await query(admin, `DROP DATABASE IF EXISTS ${names.docs} WITH (FORCE)`);
+      await query(admin, `DROP ROLE IF EXISTS ${names.docs_app}, ${names.docs_migrator}`);
+    }
   });
 });
