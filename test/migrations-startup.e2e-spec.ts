@@ -254,22 +254,33 @@ describe('start-up and migrations', () => {
     }
   });
 
-  it('gives up waiting for the migration lock when MIGRATION_LOCK_WAIT_SECONDS is spent, in one fatal line', async () => {
+  it('says every 5 s who holds the migration lock, and gives up when MIGRATION_LOCK_WAIT_SECONDS is spent, in one fatal line', async () => {
     const url = await scratch.create();
     const holder = await holdMigrationLock(url);
     track(holder.client);
-    const startedAt = Date.now();
-    const server = await spawn(url, { env: { MIGRATION_LOCK_WAIT_SECONDS: '1' } });
+    const server = await spawn(url, { env: { MIGRATION_LOCK_WAIT_SECONDS: '6' } });
+    const waitingAt = Date.parse(String((await logged(server, waiting)).time));
 
     expect(await exitOf(server)).toEqual({ code: 1, signal: null });
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    const still = server.logs().filter((line) => message(line).startsWith('Still waiting'));
+    expect(still.map(message)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Still waiting for the migration lock after 5 s of 6 s, held by PostgreSQL backend pid ${holder.pid} \\(application "lock-holder-test", client 127\\.0\\.0\\.1, connected since `,
+        ),
+      ),
+    ]);
+    const stillAt = Date.parse(String(still[0].time));
+    expect(stillAt - waitingAt).toBeGreaterThanOrEqual(4_900);
+    expect(stillAt - waitingAt).toBeLessThan(6_000);
     const fatal = server.logs().filter((line) => line.level === 'fatal');
+    expect(Date.parse(String(fatal[0]?.time)) - waitingAt).toBeLessThan(7_500);
     expect(fatal).toEqual([
       expect.objectContaining({
         phase: 'waiting for the migration lock',
         msg: expect.stringMatching(
           new RegExp(
-            `^Start-up failed while waiting for the migration lock: gave up after 1 s \\(MIGRATION_LOCK_WAIT_SECONDS\\); the lock is held by PostgreSQL backend pid ${holder.pid} `,
+            `^Start-up failed while waiting for the migration lock: gave up after 6 s \\(MIGRATION_LOCK_WAIT_SECONDS\\); the lock is held by PostgreSQL backend pid ${holder.pid} `,
           ),
         ),
       }),
