@@ -211,13 +211,16 @@ export async function createApp(
 
 /** `migrate`: applies pending migrations under the migration lock, then returns. */
 async function migrate(config: AppConfig): Promise<void> {
-  const embedded = config.database.url
-    ? undefined
-    : new EmbeddedPostgres({ dataDir: config.database.dataDir });
-  if (embedded) enterStartupPhase('starting the embedded PostgreSQL');
-  const url = config.database.url ?? (await embedded!.start());
+  const { url: given, dataDir } = config.database;
+  const embedded = given ? undefined : new EmbeddedPostgres({ dataDir });
+  let url = given;
+  if (embedded) {
+    enterStartupPhase('starting the embedded PostgreSQL');
+    url = await embedded.start();
+  }
   try {
-    const dataSource = await connectDataSource(await postgresOptions(url, 1, 'docs-api migrate'));
+    const options = await postgresOptions(url!, 1, 'docs-api migrate');
+    const dataSource = await connectDataSource(options);
     try {
       await runMigrationsLocked(dataSource, config.migrations);
     } finally {
@@ -242,7 +245,7 @@ export async function bootstrap(
   try {
     const migrateOnly = argv[0] === 'migrate';
     enterStartupPhase('reading the configuration');
-    const config = loadConfig(readEnvironment(migrateOnly ? argv.slice(1) : argv));
+    const config = loadConfig(readEnvironment(migrateOnly ? [] : argv));
     startup.useLogLevel(config.log.level);
     if (!config.database.url) await requireEmbeddedPostgres();
     if (migrateOnly) {
