@@ -1058,7 +1058,11 @@ function checkReferences(scope, objects) {
   }
   const podsOf = (object) =>
     inNamespace(object, 'Deployment')
-      .concat(inNamespace(object, 'StatefulSet'), inNamespace(object, 'DaemonSet'))
+      .concat(
+        inNamespace(object, 'StatefulSet'),
+        inNamespace(object, 'DaemonSet'),
+        inNamespace(object, 'Job'),
+      )
       .map((workload) => workload.spec.template.metadata?.labels ?? {});
   for (const service of objects.filter((object) => object.kind === 'Service')) {
     const selector = service.spec.selector;

@@ -27,7 +27,7 @@ export class AppModule {
           load: [() => ({ ...config })],
         }),
         LoggingModule,
-        DatabaseModule,
+        DatabaseModule.forRoot(config.migrations),
         RedisModule,
         HealthModule,
         MetricsModule.forRoot(config),

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
@@ -10,9 +11,14 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
-import type { AppConfig } from './common/config/app-config.js';
+import { loadConfig, readEnvironment, type AppConfig } from './common/config/app-config.js';
+import { EmbeddedPostgres } from './common/database/embedded-postgres.js';
+import { runMigrationsLocked } from './common/database/migrate.js';
+import { connectDataSource, postgresOptions } from './common/database/typeorm-options.js';
 import { ReadinessService } from './common/health/readiness.service.js';
 import { proxyTrust } from './common/http/client-ip.js';
+import { exitOnSignals } from './common/http/graceful-shutdown.js';
+import { listen } from './common/http/listen.js';
 import { routeBodyLimits } from './common/http/body-limit.js';
 import { crossSiteGuard } from './common/http/cross-site.js';
 import {
@@ -29,6 +35,8 @@ import { completionLogger } from './common/logging/logging.module.js';
 import { installRequestLogging } from './common/logging/request-log.js';
 import { httpMetricsHook } from './common/metrics/http-metrics.hook.js';
 import { MetricsService } from './common/metrics/metrics.service.js';
+import { Startup } from './common/startup/startup.js';
+import { enterStartupPhase } from './common/startup/startup-phase.js';
 import { ClientThrottlerGuard } from './common/throttling/client-throttler.guard.js';
 
 /**
@@ -187,14 +195,71 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
 
 /**
  * Builds the configured application, ready to `listen`. `root` is the application module;
- * a test may wrap it to add routes of its own.
+ * a test may wrap it to add routes of its own. Nothing is buffered: what the modules log
+ * while they start (connecting, waiting for the migration lock) is written as it happens,
+ * and a module that fails to build rejects rather than ending the process.
  */
 export async function createApp(
   config: AppConfig,
   root: DynamicModule = AppModule.forRoot(config),
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(root, createFastifyAdapter(config), {
-    bufferLogs: true,
+    abortOnError: false,
   });
   return configureApp(app);
+}
+
+/** `migrate`: applies pending migrations under the migration lock, then returns. */
+async function migrate(config: AppConfig): Promise<void> {
+  const { url: given, dataDir } = config.database;
+  const embedded = given ? undefined : EmbeddedPostgres.shared(dataDir);
+  const url = given ?? (await embedded!.start());
+  try {
+    const options = await postgresOptions(url, 1, 'docs-api migrate');
+    const dataSource = await connectDataSource(options);
+    try {
+      await runMigrationsLocked(dataSource, config.migrations);
+    } finally {
+      await dataSource.destroy();
+    }
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+/**
+ * The process: `[port]` serves, `migrate` applies pending migrations and exits 0. Until it
+ * serves, a signal stops it at once and a failure ends it with one fatal line (see
+ * `Startup`); then SIGTERM and SIGINT drain it. `root` builds the application module from the
+ * configuration (a test server adds routes of its own).
+ */
+export async function bootstrap(
+  argv: readonly string[],
+  root: (config: AppConfig) => DynamicModule = (config) => AppModule.forRoot(config),
+): Promise<void> {
+  const startup = new Startup();
+  try {
+    const migrateOnly = argv[0] === 'migrate';
+    enterStartupPhase('reading the configuration');
+    const config = loadConfig(readEnvironment(migrateOnly ? [] : argv));
+    startup.useLogLevel(config.log.level);
+    if (!config.database.url) {
+      // Started before the application is built, so that a failure is its one line; the
+      // database module then connects to this process's instance.
+      enterStartupPhase('starting the embedded PostgreSQL');
+      await EmbeddedPostgres.shared(config.database.dataDir).start();
+    }
+    if (migrateOnly) {
+      await migrate(config);
+      process.exit(0);
+    }
+    enterStartupPhase('building the application');
+    const app = await createApp(config, root(config));
+    enterStartupPhase('starting to listen');
+    await listen(app, config.http);
+    exitOnSignals(app, config.shutdown);
+    startup.finish();
+  } catch (error) {
+    startup.fail(error);
+  }
 }

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { runMigrationsLocked } from '../src/common/database/migrate.js';
 import { postgresOptions } from '../src/common/database/typeorm-options.js';
 import { Session } from '../src/auth/entities/session.entity.js';
 import { Document } from '../src/documents/entities/document.entity.js';
 import { User } from '../src/users/entities/user.entity.js';
+import { query, ScratchDatabases } from './support/scratch-databases.js';
 
 const run = promisify(execFile);
 const MIGRATE_CLI = 'dist/common/database/migrate.cli.js';
@@ -41,42 +40,6 @@ const CONSTRAINTS_QUERY = `
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
   WHERE t.relname = 'users' AND t.relnamespace = 'public'::regnamespace
   ORDER BY c.conname`;
-
-/** A fresh database on the run's server, dropped at the end of the suite. */
-class ScratchDatabases {
-  private readonly created: string[] = [];
-  private readonly admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-
-  async connect(): Promise<void> {
-    await this.admin.connect();
-  }
-
-  async create(): Promise<string> {
-    const name = `scratch_test_${randomBytes(6).toString('hex')}`;
-    await this.admin.query(`CREATE DATABASE ${name}`);
-    this.created.push(name);
-    const url = new URL(process.env.DATABASE_URL!);
-    url.pathname = `/${name}`;
-    return url.toString();
-  }
-
-  async dropAll(): Promise<void> {
-    for (const name of this.created) {
-      await this.admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
-    await this.admin.end();
-  }
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function migratedDataSource(url: string): Promise<DataSource> {
   const dataSource = new DataSource({
@@ -204,12 +167,26 @@ describe('the database schema and its migrations', () => {
   });
 
   it('applies each migration once when several replicas start together', async () => {
-    const url = await scratch.create();
-    const replicas = await Promise.all(Array.from({ length: 4 }, () => migratedDataSource(url)));
-    await Promise.all(replicas.map((dataSource) => dataSource.destroy()));
+    for (let round = 0; round < 8; round++) {
+      const url = await scratch.create();
+      const replicas = await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          const dataSource = new DataSource({
+            ...(await postgresOptions(url, 2)),
+            entities: [User, Session, Document],
+          });
+          await dataSource.initialize();
+          return dataSource;
+        }),
+      );
+      const appliedBy = await Promise.all(replicas.map((replica) => runMigrationsLocked(replica)));
+      await Promise.all(replicas.map((dataSource) => dataSource.destroy()));
 
-    const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations ORDER BY id');
-    expect(applied.map((row) => row.name)).toEqual(MIGRATIONS);
+      expect(appliedBy.flat().sort()).toEqual([...MIGRATIONS].sort());
+      expect(appliedBy.filter((names) => names.length > 0)).toEqual([MIGRATIONS]);
+      const applied = await query<{ name: string }>(url, 'SELECT name FROM migrations ORDER BY id');
+      expect(applied.map((row) => row.name)).toEqual(MIGRATIONS);
+    }
   });
 
   it('keeps the entities in step with the migrated schema', async () => {

@@ -77,7 +77,12 @@ describe('socket control', () => {
     const server = await ServerProcess.spawn({ env: { LISTEN_PATH: path, TRUST_PROXY: 'true' } });
     cleanup.push(() => server.stop());
     expect((await server.exited).code).toBe(1);
-    expect(server.stderr.join('\n')).toContain('in use');
+    expect(server.logs().filter((line) => line.level === 'fatal')).toEqual([
+      expect.objectContaining({
+        phase: 'starting to listen',
+        msg: `Start-up failed while starting to listen: LISTEN_PATH ${path} is in use by a running server`,
+      }),
+    ]);
   });
 
   const withPython = spawnSync('python3', ['--version']).status === 0 ? it : it.skip;

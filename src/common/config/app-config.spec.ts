@@ -74,6 +74,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it('migrates at start by default, within bounds, and reads the migration settings', () => {
+    expect(loadConfig({}).migrations).toEqual({
+      mode: 'auto',
+      lockWaitSeconds: 300,
+      lockTimeoutMs: 10_000,
+      statementTimeoutMs: 900_000,
+    });
+    expect(
+      loadConfig({
+        MIGRATIONS: 'off',
+        MIGRATION_LOCK_WAIT_SECONDS: '0',
+        MIGRATION_LOCK_TIMEOUT_MS: '2000',
+        MIGRATION_STATEMENT_TIMEOUT_MS: '0',
+      }).migrations,
+    ).toEqual({ mode: 'off', lockWaitSeconds: 0, lockTimeoutMs: 2000, statementTimeoutMs: 0 });
+    expect(() => loadConfig({ MIGRATIONS: 'manual' })).toThrow(
+      'Invalid configuration: MIGRATIONS: expected auto or off',
+    );
+  });
+
   it('puts the cache on CACHE_REDIS_URL when given, else on REDIS_URL', () => {
     const shared = { REDIS_URL: 'redis://counters:6379' };
     expect(loadConfig(shared).redis).toEqual({
@@ -132,6 +152,10 @@ describe('loadConfig', () => {
     ['METRICS_PORT', '70000'],
     ['METRICS_PORT', 'ninety'],
     ['GIT_COMMIT', 'abc def'],
+    ['MIGRATIONS', 'manual'],
+    ['MIGRATION_LOCK_WAIT_SECONDS', '-1'],
+    ['MIGRATION_LOCK_TIMEOUT_MS', '2s'],
+    ['MIGRATION_STATEMENT_TIMEOUT_MS', '1.5'],
   ])('rejects %s=%s with a message that names the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(

@@ -77,6 +77,10 @@ const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional().describe('a postgres://user:pass@host:5432/db URL'),
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_POOL_MAX: int(1, 1000).default(10),
+  MIGRATIONS: z.enum(['auto', 'off']).default('auto').describe('auto or off'),
+  MIGRATION_LOCK_WAIT_SECONDS: int(0, 86_400).default(300),
+  MIGRATION_LOCK_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
+  MIGRATION_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(900_000),
   REDIS_URL: redisUrl.optional().describe('a redis://host:6379 URL'),
   CACHE_REDIS_URL: redisUrl.optional().describe('a redis://host:6379 URL'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -115,6 +119,22 @@ export type Env = z.input<typeof envSchema>;
 /** The names of every variable above, for tools that check deployments against them. */
 export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
+/** How the schema is brought up to date at start, and the bounds on doing it. */
+export interface MigrationSettings {
+  /**
+   * `auto`: pending migrations are applied at start, under the migration lock. `off`: a deploy
+   * step applies them (`node dist/main.js migrate`); the server refuses to start while any is
+   * pending.
+   */
+  mode: 'auto' | 'off';
+  /** How long to wait for the migration lock that another process holds; 0: not at all. */
+  lockWaitSeconds: number;
+  /** PostgreSQL `lock_timeout` of migration statements (0: none). */
+  lockTimeoutMs: number;
+  /** PostgreSQL `statement_timeout` of migration statements (0: none). */
+  statementTimeoutMs: number;
+}
+
 export interface AppConfig {
   http: {
     /** HTTPS (and, with `http2`, HTTP/2 next to HTTP/1.1) when both files are given. */
@@ -138,6 +158,7 @@ export interface AppConfig {
     dataDir: string;
     poolMax: number;
   };
+  migrations: MigrationSettings;
   redis: {
     /** Rate-limit counters (and the cache, by default). Unset: both live in process memory. */
     url?: string;
@@ -231,6 +252,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     },
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
+    migrations: {
+      mode: e.MIGRATIONS,
+      lockWaitSeconds: e.MIGRATION_LOCK_WAIT_SECONDS,
+      lockTimeoutMs: e.MIGRATION_LOCK_TIMEOUT_MS,
+      statementTimeoutMs: e.MIGRATION_STATEMENT_TIMEOUT_MS,
+    },
     redis: { url: e.REDIS_URL, cacheUrl: e.CACHE_REDIS_URL ?? e.REDIS_URL },
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS },
     log: { level: e.LOG_LEVEL },

@@ -1,11 +1,12 @@
-import { Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config.js';
+import type { AppConfig, MigrationSettings } from '../config/app-config.js';
+import { enterStartupPhase } from '../startup/startup-phase.js';
+import { isDatabaseUnavailable } from './database-unavailable.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
-import { runMigrationsLocked } from './migrate.js';
-import { postgresOptions } from './typeorm-options.js';
+import { prepareSchema } from './migrate.js';
+import { connectDataSource, postgresOptions } from './typeorm-options.js';
 
 /**
  * Owns the embedded PostgreSQL. Imported by the TypeORM root module, it shuts down after
@@ -30,32 +31,49 @@ class EmbeddedPostgresModule implements OnApplicationShutdown {
   }
 }
 
-/** PostgreSQL through TypeORM: `DATABASE_URL`, else the embedded server; migrated at start. */
-@Module({
-  imports: [
-    TypeOrmModule.forRootAsync({
-      imports: [EmbeddedPostgresModule],
-      inject: [ConfigService, EmbeddedPostgres],
-      useFactory: async (config: ConfigService<AppConfig, true>, embedded: EmbeddedPostgres) => {
-        const { url, poolMax } = config.getOrThrow('database', { infer: true });
-        return {
-          ...(await postgresOptions(url ?? (await embedded.start()), poolMax)),
-          autoLoadEntities: true,
-          retryAttempts: 5,
-          retryDelay: 2_000,
-        };
-      },
-      dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
-        try {
-          await runMigrationsLocked(dataSource);
-        } catch (error) {
-          await dataSource.destroy();
-          throw error;
-        }
-        return dataSource;
-      },
-    }),
-  ],
-})
-export class DatabaseModule {}
+/**
+ * PostgreSQL through TypeORM: `DATABASE_URL`, else the embedded server. The DataSource exists
+ * only once the schema is ready (`prepareSchema`: migrated under the lock, or checked), so
+ * nothing queries an older schema.
+ */
+@Module({})
+export class DatabaseModule {
+  static forRoot(migrations: MigrationSettings): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          imports: [EmbeddedPostgresModule],
+          inject: [ConfigService, EmbeddedPostgres],
+          useFactory: async (
+            config: ConfigService<AppConfig, true>,
+            embedded: EmbeddedPostgres,
+          ) => {
+            const { url, poolMax } = config.getOrThrow('database', { infer: true });
+            if (!url) enterStartupPhase('starting the embedded PostgreSQL');
+            return {
+              ...(await postgresOptions(url ?? (await embedded.start()), poolMax)),
+              autoLoadEntities: true,
+              // A database that cannot be reached yet (still starting, restarting) is tried
+              // again; a migration that failed is not.
+              retryAttempts: 5,
+              retryDelay: 2_000,
+              toRetry: isDatabaseUnavailable,
+            };
+          },
+          dataSourceFactory: async (options) => {
+            const dataSource = await connectDataSource(options!);
+            try {
+              await prepareSchema(dataSource, migrations);
+            } catch (error) {
+              await dataSource.destroy();
+              throw error;
+            }
+            enterStartupPhase('building the application');
+            return dataSource;
+          },
+        }),
+      ],
+    };
+  }
+}

@@ -1,12 +1,15 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { loadConfig, readEnvironment } from '../config/app-config.js';
 import { cliDataSource } from './cli-data-source.js';
-import { revertLastMigrationLocked, runMigrationsLocked } from './migrate.js';
+import { pendingMigrations, revertLastMigrationLocked, runMigrationsLocked } from './migrate.js';
 
-const UNDEFINED_TABLE = '42P01';
 const USAGE = 'usage: node dist/common/database/migrate.cli.js run|revert|show';
 
-/** `run`, `revert` and `show` for the migrations, under the same lock the server takes. */
+/**
+ * `run`, `revert` and `show` for the migrations, under the same lock and bounds as the server
+ * (MIGRATION_LOCK_WAIT_SECONDS, MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_STATEMENT_TIMEOUT_MS).
+ */
 async function main(command: string | undefined): Promise<number> {
   if (!command || !['run', 'revert', 'show'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
@@ -14,21 +17,16 @@ async function main(command: string | undefined): Promise<number> {
   }
   Logger.overrideLogger(['log', 'warn', 'error']);
   const logger = new Logger('Migrations');
+  const settings = loadConfig(readEnvironment([])).migrations;
   const dataSource = await (await cliDataSource()).initialize();
   try {
-    if (command === 'run') await runMigrationsLocked(dataSource);
-    if (command === 'revert') await revertLastMigrationLocked(dataSource);
+    if (command === 'run') await runMigrationsLocked(dataSource, settings);
+    if (command === 'revert') await revertLastMigrationLocked(dataSource, settings);
     if (command === 'show') {
-      const rows = await dataSource
-        .query<{ name: string }[]>('SELECT name FROM migrations')
-        .catch((error: { code?: string }) => {
-          if (error.code === UNDEFINED_TABLE) return [];
-          throw error;
-        });
-      const applied = new Set(rows.map((row) => row.name));
+      const pending = new Set(await pendingMigrations(dataSource));
       for (const migration of dataSource.migrations) {
         const name = migration.name ?? migration.constructor.name;
-        logger.log(`${applied.has(name) ? '[X]' : '[ ]'} ${name}`);
+        logger.log(`${pending.has(name) ? '[ ]' : '[X]'} ${name}`);
       }
     }
     return 0;

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { DataSourceOptions, MigrationInterface } from 'typeorm';
+import { Logger } from '@nestjs/common';
+import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
+import { enterStartupPhase } from '../startup/startup-phase.js';
+import { MigrationLog } from './migration-log.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -38,10 +41,11 @@ export async function loadMigrations(): Promise<MigrationClass[]> {
 }
 
 /**
- * Options shared by the server and the migration CLI. `synchronize` is off: the schema
- * changes only through migrations.
+ * Options shared by the server and the migration commands. `synchronize` is off: the schema
+ * changes only through migrations. `applicationName` tells the sessions apart in
+ * `pg_stat_activity`, as in the line of a process waiting for the migration lock.
  */
-export async function postgresOptions(url: string, poolMax: number) {
+export async function postgresOptions(url: string, poolMax: number, applicationName = 'docs-api') {
   return {
     type: 'postgres',
     url,
@@ -49,15 +53,29 @@ export async function postgresOptions(url: string, poolMax: number) {
     migrationsRun: false,
     migrations: await loadMigrations(),
     migrationsTransactionMode: 'each',
-    // TypeORM's logger writes failed and slow queries with their parameters verbatim (token
-    // hashes, bcrypt hashes): it stays off, and query failures reach the log through the
-    // exception filter's serializer, without values.
+    // TypeORM's own loggers write failed and slow queries with their parameters verbatim
+    // (token hashes, bcrypt hashes): this one logs the progress of migrations only.
     logging: false,
+    logger: new MigrationLog(),
     extra: {
       max: poolMax,
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
-      application_name: 'docs-api',
+      application_name: applicationName,
     },
   } satisfies DataSourceOptions;
+}
+
+/** Where a connection goes, for the log: host, port and database, never the credentials. */
+function describeUrl(url: string): string {
+  const { hostname, port, pathname } = new URL(url);
+  return `${hostname}:${port || 5432}${pathname}`;
+}
+
+/** Opens the DataSource's pool, saying where to. */
+export async function connectDataSource(options: DataSourceOptions): Promise<DataSource> {
+  enterStartupPhase('connecting to PostgreSQL');
+  const { url } = options as { url?: string };
+  if (url) new Logger('Database').log(`Connecting to PostgreSQL at ${describeUrl(url)}`);
+  return new DataSource(options).initialize();
 }

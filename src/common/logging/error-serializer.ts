@@ -75,6 +75,12 @@ export function errorSummary(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
+/** What a log line's message may say of `error`: its message, or for a failed query its SQLSTATE. */
+export function errorMessage(error: unknown): string {
+  if (isQueryFailure(error)) return `Query failed with SQLSTATE ${String(error.code)}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /**
  * pino's `logMethod` hook: `logger.error(error)` without a message takes the error's message
  * as the line's, which for a failed query quotes the values it refused; it gets the summary.
