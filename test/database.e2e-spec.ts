@@ -7,27 +7,15 @@ import { postgresOptions } from '../src/common/database/typeorm-options.js';
 import { Session } from '../src/auth/entities/session.entity.js';
 import { Document } from '../src/documents/entities/document.entity.js';
 import { User } from '../src/users/entities/user.entity.js';
-import { query, ScratchDatabases } from './support/scratch-databases.js';
+import {
+  MIGRATIONS,
+  query,
+  ScratchDatabases,
+  SEED_USERS_TABLE,
+} from './support/scratch-databases.js';
 
 const run = promisify(execFile);
 const MIGRATE_CLI = 'dist/common/database/migrate.cli.js';
-
-const MIGRATIONS = [
-  'CreateUsers1764100000000',
-  'CreateSessions1764200000000',
-  'CreateDocuments1764300000000',
-  'UsernamesUniqueIgnoringCase1764450000000',
-  'CreateTrustedDevices1764700000000',
-];
-
-const SEED_USERS_TABLE = `
-  CREATE TABLE users (
-    user_id SERIAL PRIMARY KEY,
-    username VARCHAR(50) UNIQUE NOT NULL,
-    password TEXT NOT NULL,
-    created_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    session_id UUID DEFAULT NULL
-  )`;
 
 const COLUMNS_QUERY = `
   SELECT column_name, data_type, character_maximum_length, is_nullable, column_default

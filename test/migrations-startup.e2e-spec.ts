@@ -6,25 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { MIGRATION_LOCK_KEY } from '../src/common/database/typeorm-options.js';
 import { call, sessionFrom } from './support/http.js';
-import { query, ScratchDatabases } from './support/scratch-databases.js';
+import {
+  MIGRATIONS,
+  query,
+  ScratchDatabases,
+  SEED_USERS_TABLE,
+} from './support/scratch-databases.js';
 import { ServerProcess, type Exit, type SpawnOptions } from './support/server-process.js';
-
-const MIGRATIONS = [
-  'CreateUsers1764100000000',
-  'CreateSessions1764200000000',
-  'CreateDocuments1764300000000',
-  'UsernamesUniqueIgnoringCase1764450000000',
-  'CreateTrustedDevices1764700000000',
-];
-
-const SEED_USERS_TABLE = `
-  CREATE TABLE users (
-    user_id SERIAL PRIMARY KEY,
-    username VARCHAR(50) UNIQUE NOT NULL,
-    password TEXT NOT NULL,
-    created_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    session_id UUID DEFAULT NULL
-  )`;
 
 type LogLine = Record<string, unknown>;
 

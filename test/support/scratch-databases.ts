@@ -1,6 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
+/** Every migration, in the order they apply. */
+export const MIGRATIONS = [
+  'CreateUsers1764100000000',
+  'CreateSessions1764200000000',
+  'CreateDocuments1764300000000',
+  'UsernamesUniqueIgnoringCase1764450000000',
+  'CreateTrustedDevices1764700000000',
+];
+
+/** The `users` table exactly as the earlier server's seed made it. */
+export const SEED_USERS_TABLE = `
+  CREATE TABLE users (
+    user_id SERIAL PRIMARY KEY,
+    username VARCHAR(50) UNIQUE NOT NULL,
+    password TEXT NOT NULL,
+    created_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    session_id UUID DEFAULT NULL
+  )`;
+
 /**
  * Fresh, empty databases on the run's PostgreSQL server (the one of `DATABASE_URL`), each
  * dropped by `dropAll`.
