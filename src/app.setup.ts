@@ -27,6 +27,7 @@ import {
   lingerOnUnreadBody,
   structureGuard,
 } from './common/http/edge-errors.js';
+import { emptyJsonIsNoBody } from './common/http/json-body.js';
 import { requestIdFor } from './common/http/request-context.js';
 import { MAX_PARAM_LENGTH, RouteMethods } from './common/http/route-methods.js';
 import { serveOpenApi } from './common/http/openapi.js';
@@ -146,6 +147,7 @@ export async function configureApp(app: NestFastifyApplication): Promise<NestFas
   const { customHeaders } = config.getOrThrow('http', { infer: true });
   const routes = app.get(RouteMethods);
   const fastify = app.getHttpAdapter().getInstance();
+  emptyJsonIsNoBody(app);
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
   fastify.addHook(
     'onRoute',

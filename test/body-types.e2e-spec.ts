@@ -153,3 +153,66 @@ describe('request bodies with null and wrong types', () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe('an empty body sent as JSON', () => {
+  let server: RunningApp;
+  let session: string;
+
+  beforeAll(async () => {
+    server = await startApp();
+    session = await login(server.url, await signup(server.url));
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** Clients with a global `Content-Type: application/json` send it on every request. */
+  const asJson = (extra: Record<string, string> = {}) => ({
+    rawBody: '',
+    headers: { 'content-type': 'application/json', ...extra },
+  });
+
+  it('is no body on routes that take none', async () => {
+    const created = await call(server.url, 'POST', '/documents', {
+      session,
+      body: { title: 'to delete', content: 'x' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+
+    const read = await call(server.url, 'GET', `/documents/${id}`, { session, ...asJson() });
+    expect(read.status).toBe(200);
+    const deleted = await call(server.url, 'DELETE', `/documents/${id}`, { session, ...asJson() });
+    expect(deleted.status).toBe(204);
+    const gone = await call(server.url, 'GET', `/documents/${id}`, { session });
+    expect(gone.status).toBe(404);
+
+    const other = await login(server.url, await signup(server.url));
+    const out = await call(server.url, 'POST', '/auth/logout', {
+      session: other,
+      ...asJson({ 'content-type': 'application/json; charset=utf-8' }),
+    });
+    expect(out.status).toBe(204);
+    const after = await call(server.url, 'GET', '/users/me', { session: other });
+    expect(after.status).toBe(401);
+  });
+
+  it('is a missing body, named as such, on routes that need one', async () => {
+    const reply = await call(server.url, 'POST', '/documents', { session, ...asJson() });
+    expect(reply.status).toBe(400);
+    expect(reply.body.code).toBe('VALIDATION_FAILED');
+    expect((reply.body.errors as string[]).join('\n')).toMatch(/title/);
+    const login = await call(server.url, 'POST', '/auth/login', asJson());
+    expect([login.status, login.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+  });
+
+  it('is still malformed when it is only whitespace', async () => {
+    const reply = await call(server.url, 'POST', '/documents', {
+      session,
+      rawBody: '  ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect([reply.status, reply.body.code]).toEqual([400, 'MALFORMED_JSON']);
+  });
+});
