@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Contract, contract } from './support/contract.js';
 import { ServerProcess } from './support/server-process.js';
@@ -128,5 +129,43 @@ describe('the contract check of e2e responses', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('the committed contract', () => {
+  const document = JSON.parse(
+    readFileSync(new URL('../openapi.json', import.meta.url), 'utf8'),
+  ) as {
+    paths: Record<
+      string,
+      Record<
+        string,
+        { responses?: Record<string, { content?: Record<string, { schema?: object }> }> }
+      >
+    >;
+  };
+
+  it('gives every JSON success response a schema that says what it holds', () => {
+    const vague: string[] = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses ?? {})) {
+          const schema = response.content?.['application/json']?.schema as
+            Record<string, unknown> | undefined;
+          if (!status.startsWith('2') || !schema) continue;
+          // A bare object (or nothing) leaves every generator with an untyped map.
+          const said =
+            '$ref' in schema ||
+            'properties' in schema ||
+            'items' in schema ||
+            'oneOf' in schema ||
+            'anyOf' in schema ||
+            'allOf' in schema ||
+            (schema.type !== undefined && schema.type !== 'object');
+          if (!said) vague.push(`${method.toUpperCase()} ${path} ${status}`);
+        }
+      }
+    }
+    expect(vague).toEqual([]);
   });
 });

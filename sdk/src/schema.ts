@@ -331,6 +331,12 @@ export interface components {
              */
             createdDate: string | null;
         };
+        SignedInDto: {
+            /** @example 42 */
+            userId: number;
+            /** @example ada */
+            username: string;
+        };
         SessionDto: {
             /**
              * @description Session id (not the secret token).
@@ -1137,7 +1143,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SignedInDto"];
                 };
             };
             /** @description Malformed JSON, a body beyond the bounds on its structure (code BODY_TOO_COMPLEX: keys per object, values in all; nesting: MALFORMED_JSON), or a field that is missing, null, of the wrong type or out of bounds */

@@ -9,6 +9,7 @@ import { AuthService } from './auth.service.js';
 import { clientInfo } from './client-info.js';
 import { CurrentUser, Public } from './decorators/auth.decorators.js';
 import { CredentialsDto } from './dto/credentials.dto.js';
+import { SignedInDto } from './dto/signed-in.dto.js';
 import type { SessionPageDto } from './dto/session.dto.js';
 import {
   clearSessionCookie,
@@ -61,7 +62,7 @@ export class AuthController {
     @Body() body: CredentialsDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<Pick<UserDto, 'userId' | 'username'>> {
+  ): Promise<SignedInDto> {
     const { user, token } = await this.auth.login(body, clientInfo(request));
     setSessionCookie(reply, token, {
       maxAgeSeconds: this.sessions.lifetimeSeconds,
