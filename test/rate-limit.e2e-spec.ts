@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { startApp, type RunningApp } from './support/app.js';
 import { call } from './support/http.js';
@@ -64,6 +65,31 @@ describe('per-IP rate limiting', () => {
     const live = await call(server.url, 'GET', '/health/live', { localAddress: from });
     expect(live.status).toBe(200);
     expect(live.headers.ratelimit).toBeUndefined();
+  });
+
+  it('lists 429 in the contract on every operation but those it never limits, which it serves past the budget', async () => {
+    const contract = JSON.parse(
+      readFileSync(new URL('../openapi.json', import.meta.url), 'utf8'),
+    ) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const exempt = Object.entries(contract.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([, operation]) => !('429' in operation.responses))
+        .map(([method]) => ({ method: method.toUpperCase(), path })),
+    );
+    expect(exempt.map(({ path }) => path).sort()).toEqual([
+      '/health/dependencies',
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+    ]);
+    const from = '127.0.1.6';
+    for (let i = 0; i <= MAX; i++) await call(server.url, 'GET', '/coffee', { localAddress: from });
+    for (const { method, path } of exempt) {
+      for (let i = 0; i <= MAX; i++) {
+        const reply = await call(server.url, method, path, { localAddress: from });
+        expect([path, reply.status]).not.toEqual([path, 429]);
+      }
+    }
   });
 
   it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {

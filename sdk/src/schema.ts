@@ -552,17 +552,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description Too many requests from this client (`Retry-After` says when to retry) */
-            429: {
-                headers: {
-                    /** @description Seconds until the client may try again */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
-                };
-            };
             /** @description An unexpected error; the body names only the request id */
             500: {
                 headers: {
@@ -639,17 +628,6 @@ export interface operations {
                 headers: {
                     /** @description The methods this path takes */
                     Allow?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
-                };
-            };
-            /** @description Too many requests from this client (`Retry-After` says when to retry) */
-            429: {
-                headers: {
-                    /** @description Seconds until the client may try again */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -811,17 +789,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetailsDto"];
                 };
             };
-            /** @description Too many requests from this client (`Retry-After` says when to retry) */
-            429: {
-                headers: {
-                    /** @description Seconds until the client may try again */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
-                };
-            };
             /** @description An unexpected error; the body names only the request id */
             500: {
                 headers: {
@@ -879,17 +846,6 @@ export interface operations {
                 headers: {
                     /** @description The methods this path takes */
                     Allow?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDetailsDto"];
-                };
-            };
-            /** @description Too many requests from this client (`Retry-After` says when to retry) */
-            429: {
-                headers: {
-                    /** @description Seconds until the client may try again */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

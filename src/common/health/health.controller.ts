@@ -1,6 +1,5 @@
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { SkipThrottle } from '@nestjs/throttler';
 import {
   HealthCheck,
   HealthCheckService,
@@ -12,6 +11,7 @@ import { ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblem } from '../http/api-problem.decorator.js';
 import { DependencyHealth, type DependencyName } from './dependency-health.service.js';
 import { ReadinessService } from './readiness.service.js';
+import { Unthrottled } from '../throttling/unthrottled.decorator.js';
 
 /** Checks by name, each with its state (`up` or `down`) and what it reported. */
 const INDICATORS = {
@@ -100,7 +100,7 @@ async function run(
 }
 
 @Public()
-@SkipThrottle()
+@Unthrottled()
 @Controller('health')
 export class HealthController {
   constructor(

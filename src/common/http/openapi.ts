@@ -5,6 +5,7 @@ import { SESSION_COOKIE } from '../../auth/session-cookie.js';
 import { DATABASE_EXTENSION, HASHER_EXTENSION } from './api-problem.decorator.js';
 import { BODY_LIMIT_EXTENSION } from './body-limit.js';
 import { ProblemDetailsDto } from './problem-details.dto.js';
+import { RATE_LIMIT_EXTENSION } from '../throttling/unthrottled.decorator.js';
 
 type OperationObject = NonNullable<OpenAPIObject['paths'][string]['get']>;
 type ResponsesObject = OperationObject['responses'];
@@ -80,13 +81,15 @@ function completeOperation(method: string, operation: OperationObject): void {
   const database = session !== 'none' || extensions[DATABASE_EXTENSION] === true;
   const bodyLimit = extensions[BODY_LIMIT_EXTENSION] as number | undefined;
   const hashes = extensions[HASHER_EXTENSION] === true;
+  const rateLimited = extensions[RATE_LIMIT_EXTENSION] !== false;
   delete extensions[SESSION_EXTENSION];
   delete extensions[DATABASE_EXTENSION];
   delete extensions[BODY_LIMIT_EXTENSION];
   delete extensions[HASHER_EXTENSION];
+  delete extensions[RATE_LIMIT_EXTENSION];
   operation.security =
     session === 'none' ? [] : session === 'optional' ? [{}, { [SCHEME]: [] }] : [{ [SCHEME]: [] }];
-  const problems = {
+  const problems: Record<string, string> = {
     ...COMMON_PROBLEMS,
     ...(session === 'required' ? SESSION_PROBLEMS : {}),
     ...(database ? DATABASE_PROBLEMS : {}),
@@ -97,6 +100,7 @@ function completeOperation(method: string, operation: OperationObject): void {
       ? QUERY_PROBLEMS
       : {}),
   };
+  if (!rateLimited) delete problems['429'];
   const responses: ResponsesObject = operation.responses ?? {};
   for (const [status, description] of Object.entries(problems)) {
     responses[status] ??= problem(status, description);

@@ -1,13 +1,13 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import { prometheusContentType } from 'prom-client';
 import { Public } from '../../auth/decorators/auth.decorators.js';
 import { ApiProblem } from '../http/api-problem.decorator.js';
 import { MetricsService } from './metrics.service.js';
+import { Unthrottled } from '../throttling/unthrottled.decorator.js';
 
 @Public()
-@SkipThrottle()
+@Unthrottled()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
