@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Level, Logger } from 'pino';
 import { clientIp } from '../http/client-ip.js';
+import { pathOf, PROBE_ROUTES } from '../http/probe-routes.js';
 
 /** The id of the request being handled, for every line logged while handling it. */
 const requestIds = new AsyncLocalStorage<string>();
@@ -17,27 +18,21 @@ export function requestIdMixin(): { reqId?: string } {
 }
 
 /**
- * Probes hit the health routes every few seconds, and Prometheus scrapes /metrics: their
- * successes are logged at debug.
- */
-const PROBE_PATHS = /^\/(health\/(live|ready|dependencies)|metrics)(\?|$)/;
-
-/**
  * A 503 of these reports a state, as intended: readiness while the server starts or drains (a
  * rolling update is not an incident), dependencies while one is down (logged once, at warn,
  * when its state changes).
  */
-const STATE_REPORTS = /^\/health\/(ready|dependencies)(\?|$)/;
+const STATE_REPORTS: ReadonlySet<string> = new Set(['/health/ready', '/health/dependencies']);
 
 /**
- * The level of a request's completion line: by status; probes' successes at debug, and the
- * 503s of the health routes at info.
+ * The level of a request's completion line: by status; the successes of probes and scrapes
+ * (which come every few seconds) at debug, and the 503s of the health routes at info.
  */
 export function completionLevel(url: string, statusCode: number): Level {
-  if (statusCode === 503 && STATE_REPORTS.test(url)) return 'info';
+  if (statusCode === 503 && STATE_REPORTS.has(pathOf(url))) return 'info';
   if (statusCode >= 500) return 'error';
   if (statusCode >= 400) return 'warn';
-  return PROBE_PATHS.test(url) ? 'debug' : 'info';
+  return PROBE_ROUTES.has(pathOf(url)) ? 'debug' : 'info';
 }
 
 /** What the completion line says of the request: never its headers or body. */

@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { RedisService } from '../redis/redis.service.js';
+import { PROBE_ROUTES } from '../http/probe-routes.js';
 
 /** The `route` label of every response no route matched (404, 405): one series, not one a path. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -45,12 +46,6 @@ export function buildInfo(commit = 'unknown'): BuildInfo {
   ) as { version: string };
   return { version: manifest.version, commit, node: process.version };
 }
-
-/**
- * Routes that probes and scrapers call: kept out of the latency histogram, whose percentiles
- * would otherwise follow the probe rate rather than the traffic, and counted on their own.
- */
-const PROBE_ROUTES = new Set(['/health/live', '/health/ready', '/health/dependencies', '/metrics']);
 
 /** From 1 ms (cached reads) to 10 s (a request that waited for bcrypt under load). */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
